@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './free-port.js';
+
+/** A server process started from a local binary, e.g. redis-server or nats-server. */
+export interface LocalService {
+  name: string;
+  url: string;
+  port: number;
+  dataDir: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+interface Recipe {
+  name: string;
+  binary: string;
+  scheme: string;
+  args: (port: number, dataDir: string) => string[];
+  installHint: string;
+}
+
+const REDIS: Recipe = {
+  name: 'redis',
+  binary: 'redis-server',
+  scheme: 'redis',
+  // Append-only file on, so a local federation keeps its state across `meshfed up` runs.
+  args: (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--protected-mode', 'yes'],
+  installHint: 'apt-get install -y redis-server',
+};
+
+const NATS: Recipe = {
+  name: 'nats',
+  binary: 'nats-server',
+  scheme: 'nats',
+  args: (port, dir) => ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '-n', `meshfed-local-${port}`],
+  installHint: 'apt-get install -y nats-server',
+};
+
+export const startLocalRedis = (dataDir: string, port?: number) => startService(REDIS, dataDir, port);
+export const startLocalNats = (dataDir: string, port?: number) => startService(NATS, dataDir, port);
+
+async function startService(recipe: Recipe, dataDir: string, fixedPort?: number): Promise<LocalService> {
+  await mkdir(dataDir, { recursive: true });
+  let lastError: Error | undefined;
+  // A free port can be taken between asking and binding: try a few.
+  for (let attempt = 0; attempt < (fixedPort ? 1 : 5); attempt++) {
+    const port = fixedPort ?? (await freePort());
+    try {
+      return await launch(recipe, dataDir, port);
+    } catch (error) {
+      lastError = error as Error;
+    }
+  }
+  throw lastError ?? new Error(`${recipe.name}: could not start`);
+}
+
+async function launch(recipe: Recipe, dataDir: string, port: number): Promise<LocalService> {
+  const child = spawn(recipe.binary, recipe.args(port, dataDir), { cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const exited = new Promise<never>((_, reject) => {
+    child.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === 'ENOENT' ? `${recipe.binary} not found on PATH (install it: ${recipe.installHint})` : `${recipe.binary}: ${e.message}`)),
+    );
+    child.once('exit', (code) => reject(new Error(`${recipe.binary} exited with code ${code} before listening on ${port}: ${stderr.trim()}`)));
+  });
+  exited.catch(() => undefined);
+  await Promise.race([waitForPort(port, 10_000), exited]);
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timeout = sleep(5000).then(() => child.kill('SIGKILL'));
+    await Promise.race([gone, timeout]);
+    await gone;
+  };
+  return { name: recipe.name, url: `${recipe.scheme}://127.0.0.1:${port}`, port, dataDir, process: child, stop };
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
+
+export function serviceDir(root: string, name: string): string {
+  return join(root, name);
+}

@@ -1,0 +1,89 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { conflict, notFound, preconditionFailed } from '../../core/errors.js';
+import { ErrorBody } from '../../core/schemas/common.js';
+import { CreateZoneBody, CreatedZone, PatchZoneBody, Zone } from '../../core/schemas/zone.js';
+import { generateToken, hashToken } from '../../tenants/tokens.js';
+import { requireAllowed } from '../plugins/authentication.js';
+import { etag, preconditionFrom } from '../resources/preconditions.js';
+import { renderZone } from '../resources/render.js';
+import type { RedisStore } from '../store/redis-store.js';
+import { PreconditionHeaders, ZoneParams, errorResponses } from './common.js';
+
+const tags = ['zones'];
+
+/** Zone registry (admin only). A zone token is returned once at registration; only its hash is kept. */
+export const zoneRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = async (app, { store }) => {
+  app.post(
+    '/zones',
+    { schema: { tags, summary: 'Register a zone', body: CreateZoneBody, response: { 201: CreatedZone, ...errorResponses, 409: ErrorBody } } },
+    async (request, reply) => {
+      requireAllowed(request, { op: 'zones:write' }, '');
+      const { name, labels = {}, ...spec } = request.body;
+      const token = generateToken('zone');
+      const result = await store.putZone(name, labels, spec, 'create', hashToken(token));
+      if (result.status === 'exists') throw conflict(`zone "${name}" already exists`, [{ path: '/body/name', message: 'already exists' }]);
+      if (result.status !== 'created') throw new Error(`unexpected store result ${result.status}`);
+      request.log.info({ zone: name }, 'zone registered');
+      return reply.code(201).header('etag', etag(result.value.meta.resourceVersion)).send({ zone: renderZone(result.value), token });
+    },
+  );
+
+  app.get('/zones', { schema: { tags, summary: 'List zones', response: { 200: Type.Object({ items: Type.Array(Zone) }), ...errorResponses } } }, async (request) => {
+    requireAllowed(request, { op: 'zones:read' }, '');
+    return { items: (await store.listZones()).map((z) => renderZone(z)) };
+  });
+
+  app.get('/zones/:name', { schema: { tags, summary: 'Get a zone', params: ZoneParams, response: { 200: Zone, ...errorResponses } } }, async (request, reply) => {
+    requireAllowed(request, { op: 'zones:read' }, '');
+    const zone = await store.getZone(request.params.name);
+    if (!zone) throw notFound(`zone "${request.params.name}" not found`);
+    return reply.header('etag', etag(zone.meta.resourceVersion)).send(renderZone(zone));
+  });
+
+  app.patch(
+    '/zones/:name',
+    {
+      schema: { tags, summary: 'Change a zone\'s region, location or labels', params: ZoneParams, headers: PreconditionHeaders, body: PatchZoneBody, response: { 200: Zone, ...errorResponses, 412: ErrorBody } },
+    },
+    async (request, reply) => {
+      requireAllowed(request, { op: 'zones:write' }, '');
+      const { name } = request.params;
+      const clientExpect = preconditionFrom(request.headers, undefined, 'exists');
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const current = await store.getZone(name);
+        if (!current) throw notFound(`zone "${name}" not found`);
+        const expect = clientExpect === 'exists' ? { resourceVersion: current.meta.resourceVersion } : clientExpect;
+        const { labels = current.labels, region = current.spec.region, location = current.spec.location } = request.body;
+        const result = await store.putZone(name, labels, { ...current.spec, region, location }, expect);
+        if (result.status === 'updated' || result.status === 'unchanged') {
+          return reply.header('etag', etag(result.value.meta.resourceVersion)).send(renderZone(result.value));
+        }
+        if (result.status === 'not-found') throw notFound(`zone "${name}" not found`);
+        if (result.status === 'precondition' && clientExpect !== 'exists') {
+          throw preconditionFailed(`zone "${name}" is at resourceVersion ${result.currentResourceVersion}`);
+        }
+      }
+      throw conflict(`zone "${name}" kept changing; try again`);
+    },
+  );
+
+  app.delete(
+    '/zones/:name',
+    { schema: { tags, summary: 'Delete a zone and revoke its token', params: ZoneParams, headers: PreconditionHeaders, response: { 204: Type.Null(), ...errorResponses, 409: ErrorBody, 412: ErrorBody } } },
+    async (request, reply) => {
+      requireAllowed(request, { op: 'zones:write' }, '');
+      const { name } = request.params;
+      const result = await store.deleteZone(name, preconditionFrom(request.headers, undefined, 'any'));
+      if (result.status === 'not-found') throw notFound(`zone "${name}" not found`);
+      if (result.status === 'precondition') throw preconditionFailed(`zone "${name}" is at resourceVersion ${result.currentResourceVersion}`);
+      if (result.status === 'conflict') {
+        throw conflict(`zone "${name}" still has tenants placed in it: ${result.tenants.join(', ')}; remove them from the zone first`, [
+          { path: '/params/name', message: `tenants placed: ${result.tenants.join(', ')}` },
+        ]);
+      }
+      request.log.info({ zone: name }, 'zone deleted; its token is revoked');
+      return reply.code(204).send(null);
+    },
+  );
+};

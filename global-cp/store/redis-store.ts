@@ -1,0 +1,301 @@
+import { Redis } from 'ioredis';
+import { canonicalJson, sha256Hex } from '../../core/canonical-json.js';
+import type { Labels } from '../../core/schemas/common.js';
+import type { TenantSpec } from '../../core/schemas/tenant.js';
+import { policyField, redisKeys, type RedisKeys } from './keys.js';
+import type { DeleteResult, Expect, Meta, PolicyRecord, TenantRecord, TokenRecord, WriteResult, ZoneRecord, ZoneSpec } from './records.js';
+import * as scripts from './scripts.js';
+
+type Reply = [string, ...string[]];
+type ScriptRunner = (keys: string[], args: Array<string | number>) => Promise<Reply>;
+
+interface StoredDoc<S> {
+  labels: Labels;
+  spec: S;
+}
+
+export interface RedisStoreOptions {
+  url: string;
+  /** Key prefix; production uses "mf:". */
+  prefix?: string;
+  /** Give up connecting after this long, so a bad URL fails fast. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * The global CP's store of record. A thin adapter: decisions (what to write)
+ * are made by the caller; this class only runs the atomic scripts and decodes
+ * what it reads.
+ */
+export class RedisStore {
+  readonly keys: RedisKeys;
+  private readonly redis: Redis;
+  private readonly run: Record<keyof typeof scripts, ScriptRunner>;
+
+  constructor(options: RedisStoreOptions) {
+    this.keys = redisKeys(options.prefix ?? 'mf:');
+    this.redis = new Redis(options.url, {
+      lazyConnect: true,
+      connectTimeout: options.connectTimeoutMs ?? 5000,
+      maxRetriesPerRequest: 2,
+      // Reconnect forever with capped back-off; readiness reports the outage meanwhile.
+      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
+    });
+    // Errors surface on the commands that hit them; the event only needs a listener.
+    this.redis.on('error', () => undefined);
+    this.run = Object.fromEntries(
+      Object.entries(scripts).map(([name, lua]) => {
+        this.redis.defineCommand(name, { lua });
+        const command = name as keyof typeof scripts;
+        const runner: ScriptRunner = (keys, args) =>
+          (this.redis as unknown as Record<string, (n: number, ...a: Array<string | number>) => Promise<Reply>>)[command]!(keys.length, ...keys, ...args);
+        return [name, runner];
+      }),
+    ) as Record<keyof typeof scripts, ScriptRunner>;
+  }
+
+  async connect(): Promise<void> {
+    await this.redis.connect();
+    await this.redis.ping();
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  // ---- zones ----
+
+  async putZone(name: string, labels: Labels, spec: ZoneSpec, expect: Expect, tokenHash?: string): Promise<WriteResult<ZoneRecord>> {
+    const doc = encodeDoc(labels, spec);
+    const reply = await this.run.PUT_ZONE(
+      [this.keys.zones, this.keys.zone(name), this.keys.zonesRev],
+      [name, encodeExpect(expect), doc.json, doc.specHash, now(), tokenHash ? this.keys.zoneToken(tokenHash) : ''],
+    );
+    return decodeWrite(reply, (meta) => ({ name, labels, spec, meta }));
+  }
+
+  async getZone(name: string): Promise<ZoneRecord | undefined> {
+    const [doc, meta] = await this.redis.hmget(this.keys.zone(name), 'doc', 'meta');
+    return doc && meta ? zoneFrom(name, doc, meta) : undefined;
+  }
+
+  async listZones(): Promise<ZoneRecord[]> {
+    const names = (await this.redis.smembers(this.keys.zones)).sort();
+    const rows = await Promise.all(names.map((n) => this.redis.hmget(this.keys.zone(n), 'doc', 'meta')));
+    return names.flatMap((n, i) => {
+      const [doc, meta] = rows[i]!;
+      return doc && meta ? [zoneFrom(n, doc, meta)] : [];
+    });
+  }
+
+  async deleteZone(name: string, expect: Expect): Promise<DeleteResult> {
+    const reply = await this.run.DELETE_ZONE([this.keys.zones, this.keys.zone(name), this.keys.zoneTenants(name)], [name, encodeExpect(expect)]);
+    if (reply[0] === 'conflict') return { status: 'conflict', tenants: reply.slice(1) };
+    return decodeDelete(reply);
+  }
+
+  async zoneNameForToken(tokenHash: string): Promise<string | undefined> {
+    return (await this.redis.get(this.keys.zoneToken(tokenHash))) ?? undefined;
+  }
+
+  async zoneTenants(zone: string): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.zoneTenants(zone))).sort();
+  }
+
+  // ---- tenants ----
+
+  async putTenant(name: string, labels: Labels, spec: TenantSpec, expect: Expect): Promise<WriteResult<TenantRecord>> {
+    const doc = encodeDoc(labels, spec);
+    const k = this.keys;
+    const reply = await this.run.PUT_TENANT(
+      [k.tenants, k.tenant(name), k.tenantRev(name), k.trustDomain(spec.trustDomain)],
+      [name, encodeExpect(expect), doc.json, doc.specHash, now(), k.prefix, ...spec.zones],
+    );
+    if (reply[0] === 'unknown-zone') return { status: 'unknown-zone', zone: reply[1]!, index: Number(reply[2]) };
+    if (reply[0] === 'trust-domain-taken') return { status: 'trust-domain-taken', owner: reply[1]! };
+    if (reply[0] === 'created' || reply[0] === 'updated' || reply[0] === 'unchanged') {
+      const tenant = await this.getTenant(name);
+      if (tenant) return { status: reply[0], value: tenant };
+    }
+    return decodeWrite(reply, () => undefined as never);
+  }
+
+  async getTenant(name: string): Promise<TenantRecord | undefined> {
+    const k = this.keys;
+    const [[, fields], [, rev], [, count]] = (await this.redis
+      .multi()
+      .hmget(k.tenant(name), 'doc', 'meta')
+      .get(k.tenantRev(name))
+      .hlen(k.policies(name))
+      .exec()) as [[null, Array<string | null>], [null, string | null], [null, number]];
+    const [doc, meta] = fields;
+    return doc && meta ? tenantFrom(name, doc, meta, Number(rev ?? 0), count) : undefined;
+  }
+
+  async listTenants(): Promise<TenantRecord[]> {
+    const names = (await this.redis.smembers(this.keys.tenants)).sort();
+    const tenants = await Promise.all(names.map((n) => this.getTenant(n)));
+    return tenants.filter((t): t is TenantRecord => t !== undefined);
+  }
+
+  async deleteTenant(name: string, expect: Expect): Promise<DeleteResult> {
+    const k = this.keys;
+    const reply = await this.run.DELETE_TENANT(
+      [k.tenants, k.tenant(name), k.tenantRev(name), k.policies(name), k.policyMeta(name), k.tenantTokens(name)],
+      [name, encodeExpect(expect), k.prefix],
+    );
+    return decodeDelete(reply);
+  }
+
+  // ---- policies ----
+
+  async putPolicy(tenant: string, kind: string, name: string, labels: Labels, spec: Record<string, unknown>, expect: Expect): Promise<WriteResult<PolicyRecord>> {
+    const doc = encodeDoc(labels, spec);
+    const k = this.keys;
+    const reply = await this.run.PUT_POLICY(
+      [k.tenant(tenant), k.tenantRev(tenant), k.policies(tenant), k.policyMeta(tenant)],
+      [policyField(kind, name), encodeExpect(expect), doc.json, doc.specHash, now()],
+    );
+    return decodeWrite(reply, (meta) => ({ tenant, kind, name, labels, spec, meta }));
+  }
+
+  async getPolicy(tenant: string, kind: string, name: string): Promise<PolicyRecord | undefined> {
+    const field = policyField(kind, name);
+    const [doc, meta] = await Promise.all([this.redis.hget(this.keys.policies(tenant), field), this.redis.hget(this.keys.policyMeta(tenant), field)]);
+    return doc && meta ? policyFrom(tenant, field, doc, meta) : undefined;
+  }
+
+  /** Every policy of a tenant (of one kind, if given), sorted by kind then name. */
+  async listPolicies(tenant: string, kind?: string): Promise<PolicyRecord[]> {
+    const [docs, metas] = (await this.redis.multi().hgetall(this.keys.policies(tenant)).hgetall(this.keys.policyMeta(tenant)).exec()) as [
+      [null, Record<string, string>],
+      [null, Record<string, string>],
+    ];
+    return Object.keys(docs[1])
+      .filter((field) => metas[1][field] !== undefined && (!kind || field.startsWith(`${kind}/`)))
+      .sort()
+      .map((field) => policyFrom(tenant, field, docs[1][field]!, metas[1][field]!));
+  }
+
+  async deletePolicy(tenant: string, kind: string, name: string, expect: Expect): Promise<DeleteResult> {
+    const k = this.keys;
+    const reply = await this.run.DELETE_POLICY([k.tenant(tenant), k.tenantRev(tenant), k.policies(tenant), k.policyMeta(tenant)], [policyField(kind, name), encodeExpect(expect)]);
+    return decodeDelete(reply);
+  }
+
+  async policyCountsByKind(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const tenant of await this.redis.smembers(this.keys.tenants)) {
+      for (const field of await this.redis.hkeys(this.keys.policies(tenant))) {
+        const kind = field.slice(0, field.indexOf('/'));
+        counts.set(kind, (counts.get(kind) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+
+  async countZonesAndTenants(): Promise<{ zones: number; tenants: number }> {
+    const [zones, tenants] = await Promise.all([this.redis.scard(this.keys.zones), this.redis.scard(this.keys.tenants)]);
+    return { zones, tenants };
+  }
+
+  // ---- tokens ----
+
+  async createToken(record: TokenRecord, tokenHash: string): Promise<WriteResult<TokenRecord>> {
+    const k = this.keys;
+    const reply = await this.run.CREATE_TOKEN(
+      [k.tenant(record.tenant), k.tenantTokens(record.tenant), k.token(tokenHash)],
+      [record.id, JSON.stringify(record), Date.parse(record.expiresAt), tokenHash, k.prefix],
+    );
+    if (reply[0] === 'created') return { status: 'created', value: record };
+    return decodeWrite(reply, () => record);
+  }
+
+  async tokenByHash(tokenHash: string): Promise<TokenRecord | undefined> {
+    const json = await this.redis.get(this.keys.token(tokenHash));
+    return json ? (JSON.parse(json) as TokenRecord) : undefined;
+  }
+
+  async listTokens(tenant: string): Promise<TokenRecord[]> {
+    const hashes = await this.redis.hvals(this.keys.tenantTokens(tenant));
+    if (hashes.length === 0) return [];
+    const records = await this.redis.mget(hashes.map((h) => this.keys.token(h)));
+    return records
+      .filter((r): r is string => r !== null)
+      .map((r) => JSON.parse(r) as TokenRecord)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async deleteToken(tenant: string, id: string): Promise<DeleteResult> {
+    return decodeDelete(await this.run.DELETE_TOKEN([this.keys.tenantTokens(tenant)], [id, this.keys.prefix]));
+  }
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+function encodeDoc<S>(labels: Labels, spec: S) {
+  return { json: canonicalJson({ labels, spec }), specHash: sha256Hex(canonicalJson(spec)) };
+}
+
+function encodeExpect(expect: Expect): string {
+  return typeof expect === 'string' ? expect : `rv:${expect.resourceVersion}`;
+}
+
+function decodeWrite<T>(reply: Reply, value: (meta: Meta) => T): WriteResult<T> {
+  switch (reply[0]) {
+    case 'created':
+    case 'updated':
+    case 'unchanged':
+      return { status: reply[0], value: value(JSON.parse(reply[1]!) as Meta) };
+    case 'exists':
+    case 'not-found':
+    case 'tenant-not-found':
+      return { status: reply[0] };
+    case 'precondition':
+      return { status: 'precondition', currentResourceVersion: reply[1]! };
+    case 'quota':
+      return { status: 'quota', limit: Number(reply[1]) };
+    default:
+      throw new Error(`unexpected reply from store script: ${reply.join(' ')}`);
+  }
+}
+
+function decodeDelete(reply: Reply): DeleteResult {
+  switch (reply[0]) {
+    case 'deleted':
+      return { status: 'deleted' };
+    case 'not-found':
+    case 'tenant-not-found':
+      return { status: reply[0] };
+    case 'precondition':
+      return { status: 'precondition', currentResourceVersion: reply[1]! };
+    default:
+      throw new Error(`unexpected reply from store script: ${reply.join(' ')}`);
+  }
+}
+
+function zoneFrom(name: string, doc: string, meta: string): ZoneRecord {
+  const d = JSON.parse(doc) as StoredDoc<ZoneSpec>;
+  return { name, labels: d.labels, spec: d.spec, meta: JSON.parse(meta) as Meta };
+}
+
+function tenantFrom(name: string, doc: string, meta: string, revision: number, policyCount: number): TenantRecord {
+  const d = JSON.parse(doc) as StoredDoc<TenantSpec>;
+  return { name, labels: d.labels, spec: d.spec, meta: JSON.parse(meta) as Meta, revision, policyCount };
+}
+
+function policyFrom(tenant: string, field: string, doc: string, meta: string): PolicyRecord {
+  const slash = field.indexOf('/');
+  const d = JSON.parse(doc) as StoredDoc<Record<string, unknown>>;
+  return { tenant, kind: field.slice(0, slash), name: field.slice(slash + 1), labels: d.labels, spec: d.spec, meta: JSON.parse(meta) as Meta };
+}
