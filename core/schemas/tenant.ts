@@ -93,3 +93,17 @@ export const CreatedToken = Type.Object({
   token: Type.String({ description: 'The bearer token. Shown once; only its hash is stored.' }),
   info: TokenInfo,
 });
+
+/** A Tenant as written in a file for `meshfedctl apply`. */
+export const TenantDocumentInput = Strict({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('Tenant'),
+  metadata: Strict({ name: Dns1123Label('Tenant name.'), labels: Type.Optional(Labels), resourceVersion: Type.Optional(Type.String()), generation: Type.Optional(Type.Integer()), creationTimestamp: Type.Optional(Type.String()) }),
+  spec: Strict({
+    zones: Type.Optional(ZoneNames),
+    quotas: Type.Optional(Quotas),
+    trustDomain: Type.Optional(Type.String({ pattern: TRUST_DOMAIN_PATTERN, maxLength: 255 })),
+  }),
+  status: Type.Optional(Type.Unknown({ description: 'Computed by the global CP; ignored on input.' })),
+});
+export type TenantDocumentInput = Static<typeof TenantDocumentInput>;

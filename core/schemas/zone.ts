@@ -57,3 +57,13 @@ export const CreatedZone = Type.Object({
   zone: Zone,
   token: Type.String({ description: 'The zone token. Shown once; only its hash is stored.' }),
 });
+
+/** A Zone as written in a file for `meshfedctl apply`. */
+export const ZoneDocumentInput = Strict({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('Zone'),
+  metadata: Strict({ name: Dns1123Label('Zone name.'), labels: Type.Optional(Labels), resourceVersion: Type.Optional(Type.String()), generation: Type.Optional(Type.Integer()), creationTimestamp: Type.Optional(Type.String()) }),
+  spec: Strict(ZoneSpecFields),
+  status: Type.Optional(Type.Unknown({ description: 'Reported by the zone; ignored on input.' })),
+});
+export type ZoneDocumentInput = Static<typeof ZoneDocumentInput>;

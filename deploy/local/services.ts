@@ -74,9 +74,10 @@ async function launch(recipe: Recipe, dataDir: string, port: number): Promise<Lo
     if (child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
-    const timeout = sleep(5000).then(() => child.kill('SIGKILL'));
-    await Promise.race([gone, timeout]);
+    // A server that ignores SIGTERM for 5 s is killed; the timer must not outlive the stop.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await gone;
+    clearTimeout(killer);
   };
   return { name: recipe.name, url: `${recipe.scheme}://127.0.0.1:${port}`, port, dataDir, process: child, stop };
 }

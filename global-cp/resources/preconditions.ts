@@ -36,3 +36,6 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 export const etag = (resourceVersion: string) => `"${resourceVersion}"`;
+
+/** Response header of PUT and PATCH: created, updated or unchanged (an identical write changes nothing). */
+export const WRITE_RESULT_HEADER = 'meshfed-write';

@@ -13,7 +13,7 @@ import {
   type PolicyKind,
 } from '../../core/schemas/policies/index.js';
 import { requireAllowed } from '../plugins/authentication.js';
-import { etag, preconditionFrom } from '../resources/preconditions.js';
+import { WRITE_RESULT_HEADER, etag, preconditionFrom } from '../resources/preconditions.js';
 import { renderPolicy } from '../resources/render.js';
 import type { RedisStore } from '../store/redis-store.js';
 import { PreconditionHeaders, errorResponses } from './common.js';
@@ -84,6 +84,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
             return reply
               .code(result.status === 'created' ? 201 : 200)
               .header('etag', etag(result.value.meta.resourceVersion))
+              .header(WRITE_RESULT_HEADER, result.status)
               .send(renderPolicy(result.value));
           case 'tenant-not-found':
             throw notFound(hidden(tenant));

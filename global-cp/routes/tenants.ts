@@ -4,7 +4,7 @@ import { badRequest, conflict, notFound, preconditionFailed } from '../../core/e
 import { ErrorBody } from '../../core/schemas/common.js';
 import { CreateTenantBody, PatchTenantBody, Tenant } from '../../core/schemas/tenant.js';
 import { requireAllowed } from '../plugins/authentication.js';
-import { etag, preconditionFrom } from '../resources/preconditions.js';
+import { WRITE_RESULT_HEADER, etag, preconditionFrom } from '../resources/preconditions.js';
 import { renderTenant } from '../resources/render.js';
 import { applyTenantPatch, tenantSpecFromCreate } from '../resources/tenant-spec.js';
 import type { TenantRecord, WriteResult } from '../store/records.js';
@@ -72,8 +72,8 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
         const result = await store.putTenant(name, next.labels, next.spec, expect);
         if (result.status === 'precondition' && clientExpect === 'exists') continue;
         const tenant = expectWritten(result, name);
-        request.log.info({ tenant: name, zones: tenant.spec.zones }, 'tenant updated');
-        return reply.header('etag', etag(tenant.meta.resourceVersion)).send(renderTenant(tenant));
+        if (result.status !== 'unchanged') request.log.info({ tenant: name, zones: tenant.spec.zones }, 'tenant updated');
+        return reply.header('etag', etag(tenant.meta.resourceVersion)).header(WRITE_RESULT_HEADER, result.status).send(renderTenant(tenant));
       }
       throw conflict(`tenant "${name}" kept changing; try again`);
     },

@@ -5,7 +5,7 @@ import { ErrorBody } from '../../core/schemas/common.js';
 import { CreateZoneBody, CreatedZone, PatchZoneBody, Zone } from '../../core/schemas/zone.js';
 import { generateToken, hashToken } from '../../tenants/tokens.js';
 import { requireAllowed } from '../plugins/authentication.js';
-import { etag, preconditionFrom } from '../resources/preconditions.js';
+import { WRITE_RESULT_HEADER, etag, preconditionFrom } from '../resources/preconditions.js';
 import { renderZone } from '../resources/render.js';
 import type { RedisStore } from '../store/redis-store.js';
 import { PreconditionHeaders, ZoneParams, errorResponses } from './common.js';
@@ -57,7 +57,7 @@ export const zoneRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = asyn
         const { labels = current.labels, region = current.spec.region, location = current.spec.location } = request.body;
         const result = await store.putZone(name, labels, { ...current.spec, region, location }, expect);
         if (result.status === 'updated' || result.status === 'unchanged') {
-          return reply.header('etag', etag(result.value.meta.resourceVersion)).send(renderZone(result.value));
+          return reply.header('etag', etag(result.value.meta.resourceVersion)).header(WRITE_RESULT_HEADER, result.status).send(renderZone(result.value));
         }
         if (result.status === 'not-found') throw notFound(`zone "${name}" not found`);
         if (result.status === 'precondition' && clientExpect !== 'exists') {

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { meshfedVersion } from '../core/version.js';
+import { globalCpCommand } from './global-cp-command.js';
+import { upCommand } from './up-command.js';
+
+const program = new Command('meshfed')
+  .description('meshfed: multi-zone, multi-tenant service-mesh federation.')
+  .version(meshfedVersion())
+  .addCommand(upCommand())
+  .addCommand(globalCpCommand())
+  .showHelpAfterError('(run with --help for usage)');
+
+await program.parseAsync(process.argv);

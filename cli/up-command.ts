@@ -1,0 +1,44 @@
+import { Command, Option } from 'commander';
+import { relative } from 'node:path';
+import { ConfigError } from '../core/errors.js';
+import { meshfedVersion } from '../core/version.js';
+import { startLocalFederation } from '../deploy/local/up.js';
+import { runAction, untilSignal } from './run.js';
+
+interface UpFlags {
+  dataDir: string;
+  port: string;
+  logLevel: string;
+}
+
+export function upCommand(): Command {
+  return new Command('up')
+    .description('Run a local federation: Redis, NATS JetStream and a global CP, until Ctrl-C.')
+    .addOption(new Option('--data-dir <dir>', 'where Redis and NATS keep their data and the admin token is written').default('.meshfed'))
+    .addOption(new Option('--port <port>', 'preferred port of the global CP API').default('5681'))
+    .addOption(new Option('--log-level <level>', 'log level of the global CP').choices(['trace', 'debug', 'info', 'warn', 'error']).default('warn'))
+    .action(
+      runAction('meshfed up', async (flags: UpFlags) => {
+        const say = (line: string) => console.log(line);
+        const port = Number(flags.port);
+        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`--port: "${flags.port}" is not a port number`);
+        const federation = await startLocalFederation({ dataDir: flags.dataDir, port, version: meshfedVersion(), logLevel: flags.logLevel, say });
+        const ctlConfig = relative(process.cwd(), federation.ctlConfigFile) || federation.ctlConfigFile;
+        say('');
+        say(`meshfed ${meshfedVersion()} is up.`);
+        say(`  API          ${federation.globalCp.url}/api/v1   (OpenAPI: ${federation.globalCp.url}/openapi.json)`);
+        say(`  admin token  ${relative(process.cwd(), federation.adminTokenFile)}   (mode 600; never printed)`);
+        say('');
+        say('Try it from another terminal:');
+        say(`  export MESHFED_CONFIG=$PWD/${ctlConfig}`);
+        say('  npx meshfedctl apply -f deploy/examples/quickstart.yaml');
+        say('  npx meshfedctl get policies --tenant acme');
+        say('');
+        say('Ctrl-C stops everything.');
+        const signal = await untilSignal();
+        say(`\n${signal}: stopping global CP, NATS, Redis …`);
+        await federation.stop();
+        say('stopped.');
+      }),
+    );
+}

@@ -1,0 +1,65 @@
+import { readFileSync, statSync } from 'node:fs';
+import { ConfigError } from './errors.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** "127.0.0.1:5681", "[::1]:5681" or ":5681" (all interfaces). */
+export function parseListenAddress(flag: string, value: string): ListenAddress {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):([0-9]{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`${flag}: "${value}" is not host:port (e.g. 127.0.0.1:5681)`);
+  }
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+export function parseUrl(flag: string, value: string, schemes: string[]): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${flag}: "${value}" is not a URL (e.g. ${schemes[0]}://127.0.0.1)`);
+  }
+  if (!schemes.includes(url.protocol.replace(/:$/, ''))) {
+    throw new ConfigError(`${flag}: "${value}" must use ${schemes.map((s) => `${s}://`).join(' or ')}`);
+  }
+  return url;
+}
+
+/** Hides a password in a URL before it is printed or logged. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return value;
+  }
+}
+
+/** Reads a secret (a token) from a file, trimmed; refuses files anyone may read. */
+export function readSecretFile(flag: string, path: string): string {
+  let text: string;
+  try {
+    const mode = statSync(path).mode;
+    if (mode & 0o004) throw new ConfigError(`${flag}: ${path} is readable by every user; chmod 600 it`);
+    text = readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`${flag}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (!text) throw new ConfigError(`${flag}: ${path} is empty`);
+  return text;
+}
+
+export const MIN_ADMIN_TOKEN_LENGTH = 24;
+
+export function checkAdminToken(source: string, token: string): string {
+  if (token.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(token)) {
+    throw new ConfigError(`${source}: the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces`);
+  }
+  return token;
+}

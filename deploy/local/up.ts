@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { resolve, join } from 'node:path';
+import { stringify } from 'yaml';
+import { startGlobalCp, type RunningGlobalCp } from '../../global-cp/main.js';
+import { ConfigError } from '../../core/errors.js';
+import { generateToken } from '../../tenants/tokens.js';
+import { freePort } from './free-port.js';
+import { startLocalNats, startLocalRedis, type LocalService } from './services.js';
+
+export interface UpOptions {
+  dataDir: string;
+  /** Preferred port of the global CP API; a free one is taken if it is busy. */
+  port: number;
+  version: string;
+  logLevel: string;
+  /** Where progress lines go. */
+  say: (line: string) => void;
+}
+
+export interface LocalFederation {
+  globalCp: RunningGlobalCp;
+  redis: LocalService;
+  nats: LocalService;
+  adminTokenFile: string;
+  ctlConfigFile: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a local federation: redis-server and nats-server -js from the local
+ * binaries (data under dataDir, free ports), then a global CP against them.
+ * Stops what it started, in reverse order, if any step fails.
+ */
+export async function startLocalFederation(options: UpOptions): Promise<LocalFederation> {
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const started: Array<{ stop(): Promise<void> }> = [];
+  const stopAll = async () => {
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+  };
+  try {
+    options.say('starting redis-server …');
+    const redis = await startLocalRedis(join(dataDir, 'redis'));
+    started.push(redis);
+    options.say(`  redis      ${redis.url}  (data in ${redis.dataDir})`);
+
+    options.say('starting nats-server -js …');
+    const nats = await startLocalNats(join(dataDir, 'nats'));
+    started.push(nats);
+    options.say(`  nats       ${nats.url}  (JetStream data in ${nats.dataDir})`);
+
+    const adminTokenFile = join(dataDir, 'admin-token');
+    const adminToken = await readOrCreateAdminToken(adminTokenFile);
+
+    options.say('starting global CP …');
+    const port = (await portIsFree(options.port)) ? options.port : await freePort();
+    if (port !== options.port) options.say(`  port ${options.port} is busy; using ${port}`);
+    const globalCp = await startGlobalCp({
+      listen: { host: '127.0.0.1', port },
+      redisUrl: redis.url,
+      redisPrefix: 'mf:',
+      adminToken,
+      logLevel: options.logLevel,
+      version: options.version,
+    });
+    started.push(globalCp);
+    options.say(`  global CP  ${globalCp.url}`);
+
+    const ctlConfigFile = join(dataDir, 'meshfedctl.yaml');
+    await writeFile(ctlConfigFile, stringify({ server: globalCp.url, tokenFile: adminTokenFile }), { mode: 0o600 });
+    return { globalCp, redis, nats, adminTokenFile, ctlConfigFile, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error instanceof ConfigError ? error : new ConfigError((error as Error).message);
+  }
+}
+
+/** The admin token survives restarts of `meshfed up`, like the data beside it. */
+async function readOrCreateAdminToken(path: string): Promise<string> {
+  if (existsSync(path)) {
+    const token = (await readFile(path, 'utf8')).trim();
+    if (token) return token;
+  }
+  const token = generateToken('admin');
+  await writeFile(path, `${token}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+  return token;
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolveFree) => {
+    const server = createServer();
+    server.once('error', () => resolveFree(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)));
+  });
+}

@@ -1,0 +1,55 @@
+import { buildGlobalCp, type GlobalCpApp } from './app.js';
+import { RedisStore } from './store/redis-store.js';
+import { ConfigError } from '../core/errors.js';
+import { redactUrl, type ListenAddress } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+
+export interface GlobalCpConfig {
+  listen: ListenAddress;
+  redisUrl: string;
+  redisPrefix: string;
+  adminToken: string;
+  logLevel?: string;
+  version: string;
+}
+
+export interface RunningGlobalCp {
+  app: GlobalCpApp;
+  store: RedisStore;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Connects to Redis (failing fast with a clear message), then serves the API. */
+export async function startGlobalCp(config: GlobalCpConfig): Promise<RunningGlobalCp> {
+  const log = createLogger('global-cp', config.logLevel);
+  const store = new RedisStore({ url: config.redisUrl, prefix: config.redisPrefix, connectTimeoutMs: 3000 });
+  try {
+    await store.connect();
+  } catch (error) {
+    await store.close();
+    throw new ConfigError(`cannot reach Redis at ${redactUrl(config.redisUrl)}: ${(error as Error).message}`);
+  }
+  log.info({ redis: redactUrl(config.redisUrl), prefix: config.redisPrefix }, 'connected to Redis');
+  const app = await buildGlobalCp({ store, adminToken: config.adminToken, logLevel: config.logLevel, version: config.version });
+  try {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (error) {
+    await app.close();
+    await store.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${code === 'EADDRINUSE' ? 'address already in use' : (error as Error).message}`);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listen.port;
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  return {
+    app,
+    store,
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    async stop() {
+      await app.close();
+      await store.close();
+    },
+  };
+}
