@@ -10,7 +10,7 @@ export type Requirement =
 const KEY = String.raw`[A-Za-z0-9][-A-Za-z0-9_./]*`;
 const VALUE = String.raw`[A-Za-z0-9_.-]*`;
 const EQUALITY = new RegExp(String.raw`^(${KEY})\s*(==|=|!=)\s*(${VALUE})$`);
-const SET = new RegExp(String.raw`^(${KEY})\s+(in|notin)\s+\(\s*(${VALUE}(?:\s*,\s*${VALUE})*)\s*\)$`);
+const SET = new RegExp(String.raw`^(${KEY})\s+(in|notin)\s*\(\s*(${VALUE}(?:\s*,\s*${VALUE})*)\s*\)$`);
 const EXISTS = new RegExp(String.raw`^(!?)\s*(${KEY})$`);
 
 export function parseLabelSelector(text: string): Requirement[] | { error: string } {

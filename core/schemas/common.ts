@@ -17,7 +17,8 @@ export const LABEL_VALUE_PATTERN = `^${LABEL_NAME}?$`;
 export const Labels = Type.Record(
   Type.String({ pattern: LABEL_KEY_PATTERN, maxLength: 317 }),
   Type.String({ pattern: LABEL_VALUE_PATTERN, maxLength: 63 }),
-  { description: 'Kubernetes-style labels: key → value.' },
+  // Without additionalProperties: false a key that fails the pattern would be let through.
+  { description: 'Kubernetes-style labels: key → value.', additionalProperties: false },
 );
 export type Labels = Static<typeof Labels>;
 

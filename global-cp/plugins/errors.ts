@@ -16,10 +16,10 @@ export function detailsFromValidation(location: string, errors: AjvError[]): Err
     let path = `/${location}${e.instancePath}`;
     let message = e.message ?? e.keyword;
     if (e.keyword === 'required') {
-      path += `/${String(e.params.missingProperty)}`;
+      path += `/${escapePointer(String(e.params.missingProperty))}`;
       message = 'is required';
     } else if (e.keyword === 'additionalProperties') {
-      path += `/${String(e.params.additionalProperty)}`;
+      path += `/${escapePointer(String(e.params.additionalProperty))}`;
       message = 'unknown field';
     } else if (e.keyword === 'const' || e.keyword === 'enum') {
       const allowed = e.params.allowedValue ?? e.params.allowedValues;
@@ -34,6 +34,11 @@ export function detailsFromValidation(location: string, errors: AjvError[]): Err
     }
   }
   return details.slice(0, 50);
+}
+
+/** RFC 6901: ajv's instancePath is escaped already; property names we append must be too. */
+function escapePointer(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 /** Every error leaves as {error, message, details} with the right status; nothing internal leaks. */

@@ -39,11 +39,14 @@ export function checkCircuitBreaker(spec: CircuitBreakerSpec): ValidationIssue[]
   if (!spec.thresholds && !spec.outlierDetection) {
     issues.push({ path: '/spec', message: 'set thresholds, outlierDetection or both' });
   }
+  if (spec.thresholds && Object.keys(spec.thresholds).length === 0) {
+    issues.push({ path: '/spec/thresholds', message: 'set at least one of maxConnections, maxPendingRequests, maxRequests, maxRetries' });
+  }
   const od = spec.outlierDetection;
   requirePositiveDuration(issues, '/spec/outlierDetection/interval', od?.interval);
   const base = requirePositiveDuration(issues, '/spec/outlierDetection/baseEjectionTime', od?.baseEjectionTime);
   const max = requirePositiveDuration(issues, '/spec/outlierDetection/maxEjectionTime', od?.maxEjectionTime);
-  if (base !== undefined && max !== undefined && max < base) {
+  if (base !== undefined && max !== undefined && base > 0 && max > 0 && max < base) {
     issues.push({ path: '/spec/outlierDetection/maxEjectionTime', message: 'must not be shorter than baseEjectionTime' });
   }
   return issues;

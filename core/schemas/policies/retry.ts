@@ -37,7 +37,7 @@ export function checkRetry(spec: RetrySpec): ValidationIssue[] {
   requirePositiveDuration(issues, '/spec/perTryTimeout', spec.perTryTimeout);
   const base = requirePositiveDuration(issues, '/spec/backoff/baseInterval', spec.backoff?.baseInterval);
   const max = requirePositiveDuration(issues, '/spec/backoff/maxInterval', spec.backoff?.maxInterval);
-  if (base !== undefined && max !== undefined && max < base) {
+  if (base !== undefined && max !== undefined && base > 0 && max > 0 && max < base) {
     issues.push({ path: '/spec/backoff/maxInterval', message: 'must not be shorter than baseInterval' });
   }
   const wantsCodes = spec.retryOn.includes('retriable-status-codes');

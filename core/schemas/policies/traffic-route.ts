@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Labels, Strict, TargetRef } from '../common.js';
+import { re2SyntaxError } from '../../re2-syntax.js';
 import { requireExactlyOne, type ValidationIssue } from './issues.js';
 
 const StringMatch = Strict(
@@ -57,11 +58,8 @@ export function checkTrafficRoute(spec: TrafficRouteSpec): ValidationIssue[] {
       if (match.path) requireExactlyOne(issues, `/spec/rules/${r}/matches/${m}/path`, match.path, PATH_MATCHERS);
       match.headers?.forEach((header, h) => requireExactlyOne(issues, `/spec/rules/${r}/matches/${m}/headers/${h}`, header, HEADER_MATCHERS));
       for (const [where, pattern] of regexesOf(match)) {
-        try {
-          new RegExp(pattern);
-        } catch {
-          issues.push({ path: `/spec/rules/${r}/matches/${m}/${where}`, message: `invalid regular expression "${pattern}"` });
-        }
+        const error = re2SyntaxError(pattern);
+        if (error) issues.push({ path: `/spec/rules/${r}/matches/${m}/${where}`, message: `invalid RE2 regular expression "${pattern}": ${error}` });
       }
     });
   });
