@@ -35,6 +35,8 @@ export async function buildGlobalCp(deps: GlobalCpDeps): Promise<GlobalCpApp> {
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Only JSON is accepted; Fastify's text/plain parser would hand the schema a string instead of a 415.
+  app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
   const registry = deps.registry ?? createRegistry('global-cp');
   installMetrics(app, registry, deps.store);

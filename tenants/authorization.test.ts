@@ -6,15 +6,15 @@ const OWN = 'acme';
 const OTHER = 'globex';
 const tenant = (role: TokenRole, name = OWN): Principal => ({ kind: 'tenant', tenant: name, role, tokenId: 'abcd0123abcd0123', expiresAt: '2030-01-01T00:00:00.000Z' });
 
-const GLOBAL_OPS = ['zones:read', 'zones:write', 'tenants:list', 'tenants:write'] as const;
-const TENANT_OPS = ['tenant:read', 'policies:read', 'policies:write', 'tokens:manage'] as const;
+const GLOBAL_OPS = ['zones:read', 'zones:write', 'tenants:list', 'tenants:create'] as const;
+const TENANT_OPS = ['tenant:read', 'tenant:write', 'policies:read', 'policies:write', 'tokens:manage'] as const;
 type TenantOp = (typeof TENANT_OPS)[number];
 
 /** What each role may do on its own tenant. */
 const OWN_TENANT: Record<TokenRole, Record<TenantOp, Decision>> = {
-  viewer: { 'tenant:read': 'allow', 'policies:read': 'allow', 'policies:write': 'forbidden', 'tokens:manage': 'forbidden' },
-  editor: { 'tenant:read': 'allow', 'policies:read': 'allow', 'policies:write': 'allow', 'tokens:manage': 'forbidden' },
-  admin: { 'tenant:read': 'allow', 'policies:read': 'allow', 'policies:write': 'allow', 'tokens:manage': 'allow' },
+  viewer: { 'tenant:read': 'allow', 'tenant:write': 'forbidden', 'policies:read': 'allow', 'policies:write': 'forbidden', 'tokens:manage': 'forbidden' },
+  editor: { 'tenant:read': 'allow', 'tenant:write': 'forbidden', 'policies:read': 'allow', 'policies:write': 'allow', 'tokens:manage': 'forbidden' },
+  admin: { 'tenant:read': 'allow', 'tenant:write': 'forbidden', 'policies:read': 'allow', 'policies:write': 'allow', 'tokens:manage': 'allow' },
 };
 const ROLES = ['viewer', 'editor', 'admin'] as const;
 
@@ -67,13 +67,14 @@ describe('authorize', () => {
       ...TENANT_OPS.map((op): [string, Action] => [`${op}@other`, { op, tenant: OTHER }]),
     ];
     const table = Object.fromEntries(principals.map(([p, principal]) => [p, actions.map(([, action]) => authorize(principal, action)[0]).join('')]));
-    // a = allow, f = forbidden, h = hidden; columns: 4 global ops, 4 ops on own tenant, 4 on another tenant.
+    // a = allow, f = forbidden, h = hidden; columns: 4 global ops, then on own tenant and on another:
+    // tenant:read, tenant:write (platform admin only), policies:read, policies:write, tokens:manage.
     expect(table).toEqual({
-      admin: 'aaaa' + 'aaaa' + 'aaaa',
-      zone: 'ffff' + 'ffff' + 'ffff',
-      viewer: 'ffff' + 'aaff' + 'hhhh',
-      editor: 'ffff' + 'aaaf' + 'hhhh',
-      tadmin: 'ffff' + 'aaaa' + 'hhhh',
+      admin: 'aaaa' + 'aaaaa' + 'aaaaa',
+      zone: 'ffff' + 'fffff' + 'fffff',
+      viewer: 'ffff' + 'afaff' + 'hhhhh',
+      editor: 'ffff' + 'afaaf' + 'hhhhh',
+      tadmin: 'ffff' + 'afaaa' + 'hhhhh',
     });
   });
 

@@ -10,7 +10,8 @@ export type Action =
   | { op: 'zones:read' }
   | { op: 'zones:write' }
   | { op: 'tenants:list' }
-  | { op: 'tenants:write' }
+  | { op: 'tenants:create' }
+  | { op: 'tenant:write'; tenant: string }
   | { op: 'tenant:read'; tenant: string }
   | { op: 'tokens:manage'; tenant: string }
   | { op: 'policies:read'; tenant: string }
@@ -24,7 +25,8 @@ export type Action =
 export type Decision = 'allow' | 'forbidden' | 'hidden';
 
 const ROLE_RANK: Record<TokenRole, number> = { viewer: 0, editor: 1, admin: 2 };
-const NEEDED_ROLE: Record<string, TokenRole> = {
+// Actions absent here are for the platform admin only, even on the caller's own tenant.
+const NEEDED_ROLE: Partial<Record<Action['op'], TokenRole>> = {
   'tenant:read': 'viewer',
   'policies:read': 'viewer',
   'policies:write': 'editor',
@@ -36,8 +38,8 @@ export function authorize(principal: Principal, action: Action): Decision {
   if (principal.kind === 'zone') return 'forbidden';
   if (!('tenant' in action)) return 'forbidden';
   if (action.tenant !== principal.tenant) return 'hidden';
-  const needed = NEEDED_ROLE[action.op]!;
-  return ROLE_RANK[principal.role] >= ROLE_RANK[needed] ? 'allow' : 'forbidden';
+  const needed = NEEDED_ROLE[action.op];
+  return needed !== undefined && ROLE_RANK[principal.role] >= ROLE_RANK[needed] ? 'allow' : 'forbidden';
 }
 
 export function describePrincipal(principal: Principal): string {

@@ -54,7 +54,7 @@ export function requireAllowed(request: FastifyRequest, action: Action, hiddenAs
 }
 
 function describeCaller(p: Principal): string {
-  if (p.kind === 'tenant') return `a ${p.role} token of tenant "${p.tenant}"`;
+  if (p.kind === 'tenant') return `${p.role === 'admin' ? 'an' : 'a'} ${p.role} token of tenant "${p.tenant}"`;
   if (p.kind === 'zone') return `a zone token`;
   return 'the admin';
 }

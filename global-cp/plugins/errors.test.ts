@@ -1,3 +1,4 @@
+import { DNS1123_LABEL_PATTERN } from '../../core/schemas/common.js';
 import { describe, expect, it } from 'vitest';
 import { detailsFromValidation } from './errors.js';
 
@@ -41,10 +42,13 @@ describe('detailsFromValidation', () => {
     ]);
   });
 
-  it('explains DNS-1123 patterns in params, and keeps other pattern messages', () => {
-    const [param] = detailsFromValidation('params', [err('pattern', '/tenant', { pattern: '^[a-z]$' }, 'must match pattern "^[a-z]$"')]);
+  it('explains the DNS-1123 pattern wherever it fails, and keeps other pattern messages', () => {
+    const [param] = detailsFromValidation('params', [err('pattern', '/tenant', { pattern: DNS1123_LABEL_PATTERN }, 'must match pattern "…"')]);
     expect(param!.path).toBe('/params/tenant');
     expect(param!.message).toMatch(/^must be a DNS-1123 label/);
+    expect(detailsFromValidation('params', [err('pattern', '/id', { pattern: '^[0-9a-f]{16}$' }, 'must match pattern "^[0-9a-f]{16}$"')])).toEqual([
+      { path: '/params/id', message: 'must match pattern "^[0-9a-f]{16}$"' },
+    ]);
     expect(detailsFromValidation('body', [err('pattern', '/spec/connect', { pattern: 'x' }, 'must match pattern "x"')])).toEqual([
       { path: '/body/spec/connect', message: 'must match pattern "x"' },
     ]);

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, type ErrorDetail } from '../../core/errors.js';
+import { DNS1123_LABEL_PATTERN } from '../../core/schemas/common.js';
 
 interface AjvError {
   instancePath: string;
@@ -24,7 +25,7 @@ export function detailsFromValidation(location: string, errors: AjvError[]): Err
     } else if (e.keyword === 'const' || e.keyword === 'enum') {
       const allowed = e.params.allowedValue ?? e.params.allowedValues;
       message = `must be ${Array.isArray(allowed) ? `one of ${allowed.join(', ')}` : JSON.stringify(allowed)}`;
-    } else if (e.keyword === 'pattern' && location === 'params') {
+    } else if (e.keyword === 'pattern' && e.params.pattern === DNS1123_LABEL_PATTERN) {
       message = 'must be a DNS-1123 label: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
     }
     const key = `${path}\n${message}`;

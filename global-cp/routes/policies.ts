@@ -169,6 +169,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
       if (result.status === 'tenant-not-found') throw notFound(hidden(tenant));
       if (result.status === 'not-found') throw notFound(policyNotFound(tenant, kind, name));
       if (result.status === 'precondition') throw preconditionFailed(`${kind} "${name}" is at resourceVersion ${result.currentResourceVersion}`);
+      if (result.status === 'exists') throw preconditionFailed(`${kind} "${name}" exists (If-None-Match: *)`);
       request.log.info({ tenant, kind, name }, 'policy deleted');
       return reply.code(204).send(null);
     },

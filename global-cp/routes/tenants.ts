@@ -20,11 +20,11 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
     '/tenants',
     { schema: { tags, summary: 'Create a tenant', body: CreateTenantBody, response: { 201: Tenant, ...errorResponses, 409: ErrorBody } } },
     async (request, reply) => {
-      requireAllowed(request, { op: 'tenants:write' }, '');
+      requireAllowed(request, { op: 'tenants:create' }, '');
       const { name, labels = {} } = request.body;
       const result = await store.putTenant(name, labels, tenantSpecFromCreate(request.body), 'create');
       if (result.status === 'exists') throw conflict(`tenant "${name}" already exists`, [{ path: '/body/name', message: 'already exists' }]);
-      const tenant = expectWritten(result, name);
+      const tenant = expectWritten(result, name, request.body.zones);
       request.log.info({ tenant: name, zones: tenant.spec.zones }, 'tenant created');
       return reply.code(201).header('etag', etag(tenant.meta.resourceVersion)).send(renderTenant(tenant));
     },
@@ -61,7 +61,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
     },
     async (request, reply) => {
       const { name } = request.params;
-      requireAllowed(request, { op: 'tenants:write' }, hidden(name));
+      requireAllowed(request, { op: 'tenant:write', tenant: name }, hidden(name));
       const clientExpect = preconditionFrom(request.headers, undefined, 'exists');
       // Read, merge, compare-and-set; a concurrent writer makes us merge again.
       for (let attempt = 0; attempt < 8; attempt++) {
@@ -71,7 +71,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
         const expect = clientExpect === 'exists' ? { resourceVersion: current.meta.resourceVersion } : clientExpect;
         const result = await store.putTenant(name, next.labels, next.spec, expect);
         if (result.status === 'precondition' && clientExpect === 'exists') continue;
-        const tenant = expectWritten(result, name);
+        const tenant = expectWritten(result, name, request.body.zones);
         if (result.status !== 'unchanged') request.log.info({ tenant: name, zones: tenant.spec.zones }, 'tenant updated');
         return reply.header('etag', etag(tenant.meta.resourceVersion)).header(WRITE_RESULT_HEADER, result.status).send(renderTenant(tenant));
       }
@@ -92,10 +92,11 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
     },
     async (request, reply) => {
       const { name } = request.params;
-      requireAllowed(request, { op: 'tenants:write' }, hidden(name));
+      requireAllowed(request, { op: 'tenant:write', tenant: name }, hidden(name));
       const result = await store.deleteTenant(name, preconditionFrom(request.headers, undefined, 'any'));
       if (result.status === 'not-found') throw notFound(hidden(name));
       if (result.status === 'precondition') throw preconditionFailed(`tenant "${name}" is at resourceVersion ${result.currentResourceVersion}`);
+      if (result.status === 'exists') throw preconditionFailed(`tenant "${name}" exists (If-None-Match: *)`);
       request.log.info({ tenant: name }, 'tenant deleted with its policies and tokens');
       return reply.code(204).send(null);
     },
@@ -103,18 +104,23 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
 };
 
 /** Maps a tenant write that did not succeed to the API error that says why. */
-function expectWritten(result: WriteResult<TenantRecord>, name: string): TenantRecord {
+function expectWritten(result: WriteResult<TenantRecord>, name: string, requestedZones: string[] = []): TenantRecord {
   switch (result.status) {
     case 'created':
     case 'updated':
     case 'unchanged':
       return result.value;
     case 'unknown-zone':
-      throw badRequest(`zone "${result.zone}" does not exist`, [{ path: `/body/zones/${result.index}`, message: `zone "${result.zone}" does not exist` }]);
+      // The store saw the zones sorted; point at the one the client sent.
+      throw badRequest(`zone "${result.zone}" does not exist`, [
+        { path: `/body/zones/${Math.max(0, requestedZones.indexOf(result.zone))}`, message: `zone "${result.zone}" does not exist` },
+      ]);
     case 'trust-domain-taken':
       throw conflict(`trust domain is already used by tenant "${result.owner}"`, [{ path: '/body/trustDomain', message: 'already used by another tenant' }]);
     case 'not-found':
       throw notFound(hidden(name));
+    case 'exists':
+      throw preconditionFailed(`tenant "${name}" exists (If-None-Match: *)`);
     case 'precondition':
       throw preconditionFailed(`tenant "${name}" is at resourceVersion ${result.currentResourceVersion}`);
     default:

@@ -63,6 +63,7 @@ export const zoneRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = asyn
         if (result.status === 'precondition' && clientExpect !== 'exists') {
           throw preconditionFailed(`zone "${name}" is at resourceVersion ${result.currentResourceVersion}`);
         }
+        if (result.status === 'exists') throw preconditionFailed(`zone "${name}" exists (If-None-Match: *)`);
       }
       throw conflict(`zone "${name}" kept changing; try again`);
     },
@@ -77,6 +78,7 @@ export const zoneRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = asyn
       const result = await store.deleteZone(name, preconditionFrom(request.headers, undefined, 'any'));
       if (result.status === 'not-found') throw notFound(`zone "${name}" not found`);
       if (result.status === 'precondition') throw preconditionFailed(`zone "${name}" is at resourceVersion ${result.currentResourceVersion}`);
+      if (result.status === 'exists') throw preconditionFailed(`zone "${name}" exists (If-None-Match: *)`);
       if (result.status === 'conflict') {
         throw conflict(`zone "${name}" still has tenants placed in it: ${result.tenants.join(', ')}; remove them from the zone first`, [
           { path: '/params/name', message: `tenants placed: ${result.tenants.join(', ')}` },

@@ -63,6 +63,6 @@ export type WriteResult<T> =
 
 export type DeleteResult =
   | { status: 'deleted' }
-  | { status: 'not-found' | 'tenant-not-found' }
+  | { status: 'not-found' | 'tenant-not-found' | 'exists' }
   | { status: 'precondition'; currentResourceVersion: string }
   | { status: 'conflict'; tenants: string[] };

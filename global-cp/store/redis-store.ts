@@ -276,6 +276,7 @@ function decodeDelete(reply: Reply): DeleteResult {
       return { status: 'deleted' };
     case 'not-found':
     case 'tenant-not-found':
+    case 'exists':
       return { status: reply[0] };
     case 'precondition':
       return { status: 'precondition', currentResourceVersion: reply[1]! };
