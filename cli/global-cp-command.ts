@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { checkAdminToken, parseListenAddress, parseUrl, readSecretFile } from '../core/config.js';
+import { checkAdminToken, parseCount, parseDurationFlag, parseFederationId, parseListenAddress, parseUrl, readSecretFile } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { meshfedVersion } from '../core/version.js';
@@ -11,6 +11,9 @@ interface GlobalCpFlags {
   redis: string;
   redisPrefix: string;
   nats?: string;
+  federationId: string;
+  reconcileInterval: string;
+  zoneOfflineAfter: string;
   adminTokenFile?: string;
   logLevel: string;
 }
@@ -21,7 +24,10 @@ export function globalCpCommand(): Command {
     .addOption(new Option('--listen <host:port>', 'address of the REST API').env('MESHFED_LISTEN').default('127.0.0.1:5681'))
     .addOption(new Option('--redis <url>', 'Redis, the store of record').env('MESHFED_REDIS_URL').default('redis://127.0.0.1:6379'))
     .addOption(new Option('--redis-prefix <prefix>', 'prefix of every Redis key (several federations can share one Redis)').env('MESHFED_REDIS_PREFIX').default('mf:'))
-    .addOption(new Option('--nats <url>', 'NATS JetStream for federation to zone CPs (not used yet: federation is the next milestone)').env('MESHFED_NATS_URL'))
+    .addOption(new Option('--nats <url>', 'NATS JetStream for federation to zone CPs (without it, federation is off)').env('MESHFED_NATS_URL'))
+    .addOption(new Option('--federation-id <id>', 'prefix of every NATS bucket and subject (several federations can share one NATS)').env('MESHFED_FEDERATION_ID').default('meshfed'))
+    .addOption(new Option('--reconcile-interval <duration>', 'how often NATS is repaired from Redis').env('MESHFED_RECONCILE_INTERVAL').default('60s'))
+    .addOption(new Option('--zone-offline-after <n>', 'missed heartbeats after which a zone is offline').env('MESHFED_ZONE_OFFLINE_AFTER').default('3'))
     .addOption(new Option('--admin-token-file <path>', 'file holding the admin token (else MESHFED_ADMIN_TOKEN)').env('MESHFED_ADMIN_TOKEN_FILE'))
     .addOption(new Option('--log-level <level>', 'log level').env('MESHFED_LOG_LEVEL').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .addHelpText('after', '\nThe admin token comes from --admin-token-file or the MESHFED_ADMIN_TOKEN environment variable; it is never logged.')
@@ -29,9 +35,21 @@ export function globalCpCommand(): Command {
       runAction('meshfed global-cp', async (flags: GlobalCpFlags) => {
         const listen = parseListenAddress('--listen', flags.listen);
         const redis = parseUrl('--redis', flags.redis, ['redis', 'rediss']);
-        if (flags.nats) parseUrl('--nats', flags.nats, ['nats', 'tls']);
+        const nats = flags.nats ? parseUrl('--nats', flags.nats, ['nats', 'tls']).toString() : undefined;
+        const federationId = parseFederationId(flags.federationId);
+        const reconcileIntervalMs = parseDurationFlag('--reconcile-interval', flags.reconcileInterval, 1000);
+        const offlineAfterMissed = parseCount('--zone-offline-after', flags.zoneOfflineAfter);
         const adminToken = resolveAdminToken(flags.adminTokenFile);
-        const running = await startGlobalCp({ listen, redisUrl: redis.toString(), redisPrefix: flags.redisPrefix, adminToken, logLevel: flags.logLevel, version: meshfedVersion() });
+        const running = await startGlobalCp({
+          listen,
+          redisUrl: redis.toString(),
+          redisPrefix: flags.redisPrefix,
+          adminToken,
+          logLevel: flags.logLevel,
+          version: meshfedVersion(),
+          offlineAfterMissed,
+          ...(nats ? { nats: { url: nats, federationId, reconcileIntervalMs } } : {}),
+        });
         const log = createLogger('global-cp', flags.logLevel);
         log.info({ url: running.url, version: meshfedVersion() }, 'global CP serving');
         const signal = await untilSignal();

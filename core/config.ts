@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { parseDurationMs } from './duration.js';
 import { ConfigError } from './errors.js';
 
 export interface ListenAddress {
@@ -62,4 +63,24 @@ export function checkAdminToken(source: string, token: string): string {
     throw new ConfigError(`${source}: the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces`);
   }
   return token;
+}
+
+/** A duration flag ("250ms", "5s", "1m") in milliseconds, at least `minMs`. */
+export function parseDurationFlag(flag: string, value: string, minMs: number): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined) throw new ConfigError(`${flag}: "${value}" is not a duration like 500ms, 5s or 1m`);
+  if (ms < minMs) throw new ConfigError(`${flag}: must be at least ${minMs} ms`);
+  return ms;
+}
+
+export function parseCount(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${flag}: "${value}" must be a whole number of at least 1`);
+  return n;
+}
+
+/** The federation id prefixes NATS bucket names, which allow only letters, digits, - and _. */
+export function parseFederationId(value: string): string {
+  if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(value)) throw new ConfigError(`--federation-id: "${value}" must be 1-32 lowercase letters, digits, - or _`);
+  return value;
 }

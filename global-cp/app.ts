@@ -11,6 +11,8 @@ import { policyRoutes } from './routes/policies.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { zoneRoutes } from './routes/zones.js';
+import { serviceRoutes, type InventoryReader } from './routes/services.js';
+import { DEFAULT_OFFLINE_AFTER_MISSED } from './federation/zone-status.js';
 import type { RedisStore } from './store/redis-store.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -21,6 +23,10 @@ export interface GlobalCpDeps {
   logLevel?: string;
   registry?: Registry;
   version?: string;
+  /** Reads zone inventory from NATS; without it the services view answers 503. */
+  inventory?: InventoryReader;
+  /** Heartbeats a zone may miss before it is offline (default 3). */
+  offlineAfterMissed?: number;
 }
 
 export type GlobalCpApp = FastifyInstance;
@@ -39,7 +45,8 @@ export async function buildGlobalCp(deps: GlobalCpDeps): Promise<GlobalCpApp> {
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
   const registry = deps.registry ?? createRegistry('global-cp');
-  installMetrics(app, registry, deps.store);
+  const offlineAfterMissed = deps.offlineAfterMissed ?? DEFAULT_OFFLINE_AFTER_MISSED;
+  installMetrics(app, registry, deps.store, offlineAfterMissed);
 
   await app.register(swagger, {
     openapi: {
@@ -60,7 +67,8 @@ export async function buildGlobalCp(deps: GlobalCpDeps): Promise<GlobalCpApp> {
   await app.register(
     async (api) => {
       installAuthentication(api, { store: deps.store, adminToken: deps.adminToken });
-      await api.register(zoneRoutes, { store: deps.store });
+      await api.register(zoneRoutes, { store: deps.store, offlineAfterMissed });
+      await api.register(serviceRoutes, { store: deps.store, inventory: deps.inventory, offlineAfterMissed });
       await api.register(tenantRoutes, { store: deps.store });
       await api.register(tokenRoutes, { store: deps.store });
       await api.register(policyRoutes, { store: deps.store });

@@ -3,6 +3,8 @@ import { RedisStore } from './store/redis-store.js';
 import { ConfigError } from '../core/errors.js';
 import { redactUrl, type ListenAddress } from '../core/config.js';
 import { createLogger } from '../core/log.js';
+import { createRegistry } from '../core/metrics.js';
+import { startFederation, type Federation } from './federation/index.js';
 
 export interface GlobalCpConfig {
   listen: ListenAddress;
@@ -11,12 +13,16 @@ export interface GlobalCpConfig {
   adminToken: string;
   logLevel?: string;
   version: string;
+  /** Federation to zone CPs; off without a NATS URL. */
+  nats?: { url: string; federationId: string; reconcileIntervalMs: number };
+  offlineAfterMissed?: number;
 }
 
 export interface RunningGlobalCp {
   app: GlobalCpApp;
   store: RedisStore;
   url: string;
+  federation: Federation | undefined;
   stop(): Promise<void>;
 }
 
@@ -31,11 +37,25 @@ export async function startGlobalCp(config: GlobalCpConfig): Promise<RunningGlob
     throw new ConfigError(`cannot reach Redis at ${redactUrl(config.redisUrl)}: ${(error as Error).message}`);
   }
   log.info({ redis: redactUrl(config.redisUrl), prefix: config.redisPrefix }, 'connected to Redis');
-  const app = await buildGlobalCp({ store, adminToken: config.adminToken, logLevel: config.logLevel, version: config.version });
+  const registry = createRegistry('global-cp');
+  const federation = config.nats
+    ? startFederation({ store, natsUrl: config.nats.url, federationId: config.nats.federationId, reconcileIntervalMs: config.nats.reconcileIntervalMs, log, registry })
+    : undefined;
+  if (!federation) log.warn('no --nats: federation to zone CPs is off');
+  const app = await buildGlobalCp({
+    store,
+    adminToken: config.adminToken,
+    logLevel: config.logLevel,
+    version: config.version,
+    registry,
+    offlineAfterMissed: config.offlineAfterMissed,
+    ...(federation ? { inventory: federation.inventory } : {}),
+  });
   try {
     await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (error) {
     await app.close();
+    await federation?.stop();
     await store.close();
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${code === 'EADDRINUSE' ? 'address already in use' : (error as Error).message}`);
@@ -47,8 +67,10 @@ export async function startGlobalCp(config: GlobalCpConfig): Promise<RunningGlob
     app,
     store,
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    federation,
     async stop() {
       await app.close();
+      await federation?.stop();
       await store.close();
     },
   };

@@ -9,6 +9,7 @@ export type Principal =
 export type Action =
   | { op: 'zones:read' }
   | { op: 'zones:write' }
+  | { op: 'zone:sync'; zone: string }
   | { op: 'tenants:list' }
   | { op: 'tenants:create' }
   | { op: 'tenant:write'; tenant: string }
@@ -35,7 +36,9 @@ const NEEDED_ROLE: Partial<Record<Action['op'], TokenRole>> = {
 
 export function authorize(principal: Principal, action: Action): Decision {
   if (principal.kind === 'admin') return 'allow';
-  if (principal.kind === 'zone') return 'forbidden';
+  // A zone token opens exactly one thing: its own zone's sync endpoints.
+  if (principal.kind === 'zone') return action.op === 'zone:sync' && action.zone === principal.zone ? 'allow' : 'forbidden';
+  if (action.op === 'zone:sync') return 'forbidden';
   if (!('tenant' in action)) return 'forbidden';
   if (action.tenant !== principal.tenant) return 'hidden';
   const needed = NEEDED_ROLE[action.op];

@@ -33,10 +33,19 @@ export const PatchZoneBody = Strict(
 export type PatchZoneBody = Static<typeof PatchZoneBody>;
 
 export const ZoneStatus = Type.Object({
-  state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
-  lastSeen: Type.Union([Type.String(), Type.Null()]),
-  cpVersion: Type.Union([Type.String(), Type.Null()]),
-  ingressAddress: Type.Union([Type.String(), Type.Null()]),
+  state: Type.Union([Type.Literal('online'), Type.Literal('offline')], { description: 'online while heartbeats arrive; offline after the configured number of missed ones.' }),
+  lastSeen: Type.Union([Type.String(), Type.Null()], { description: 'Time of the last heartbeat.' }),
+  cpVersion: Type.Union([Type.String(), Type.Null()], { description: 'meshfed version of the zone CP.' }),
+  ingressAddress: Type.Union([Type.String(), Type.Null()], { description: 'Where other zones reach this zone\'s east-west ingress.' }),
+  tenants: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      revision: Type.Integer({ description: 'The tenant\'s current revision at the global CP.' }),
+      appliedRevision: Type.Union([Type.Integer(), Type.Null()], { description: 'Revision the zone reports applied; below revision means the zone lags.' }),
+      upToDate: Type.Boolean(),
+    }),
+    { description: 'Tenants placed in the zone, with how far the zone has applied each.' },
+  ),
 });
 export type ZoneStatus = Static<typeof ZoneStatus>;
 

@@ -63,6 +63,7 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
       adminToken,
       logLevel: options.logLevel,
       version: options.version,
+      nats: { url: nats.url, federationId: 'meshfed', reconcileIntervalMs: 60_000 },
     });
     started.push(globalCp);
     options.say(`  global CP  ${globalCp.url}`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { API_VERSION } from '../../core/schemas/common.js';
 import type { Meta, PolicyRecord, TenantRecord, TokenRecord, ZoneRecord } from '../store/records.js';
-import { UNKNOWN_ZONE_STATUS, renderPolicy, renderTenant, renderToken, renderZone } from './render.js';
+import { renderPolicy, renderTenant, renderToken, renderZone } from './render.js';
 
 const meta: Meta = { resourceVersion: '12', generation: 3, creationTimestamp: '2025-01-02T03:04:05.000Z', specHash: 'deadbeef' };
 const renderedMeta = { resourceVersion: '12', generation: 3, creationTimestamp: '2025-01-02T03:04:05.000Z' };
@@ -9,24 +9,22 @@ const renderedMeta = { resourceVersion: '12', generation: 3, creationTimestamp: 
 describe('renderZone', () => {
   const zone: ZoneRecord = { name: 'eu-1', labels: { tier: 'a' }, spec: { region: 'eu-west', location: 'aws:eu-west-1', kind: 'kubernetes' }, meta };
 
-  it('renders an offline, unknown status by default', () => {
-    expect(renderZone(zone)).toEqual({
+  const offline = { state: 'offline' as const, lastSeen: null, cpVersion: null, ingressAddress: null, tenants: [] };
+
+  it('renders the document around the status it is given', () => {
+    expect(renderZone(zone, offline)).toEqual({
       apiVersion: API_VERSION,
       kind: 'Zone',
       metadata: { name: 'eu-1', labels: { tier: 'a' }, ...renderedMeta },
       spec: { region: 'eu-west', location: 'aws:eu-west-1', kind: 'kubernetes' },
-      status: { state: 'offline', lastSeen: null, cpVersion: null, ingressAddress: null },
+      status: offline,
     });
-    expect(UNKNOWN_ZONE_STATUS).toEqual({ state: 'offline', lastSeen: null, cpVersion: null, ingressAddress: null });
-  });
-
-  it('renders a given status', () => {
-    const status = { state: 'online' as const, lastSeen: '2025-01-02T03:04:05.000Z', cpVersion: '0.1.0', ingressAddress: '10.0.0.1:10001' };
-    expect(renderZone(zone, status).status).toEqual(status);
+    const online = { ...offline, state: 'online' as const, lastSeen: '2025-01-02T03:04:05.000Z', cpVersion: '0.1.0', ingressAddress: '10.0.0.1:10001' };
+    expect(renderZone(zone, online).status).toEqual(online);
   });
 
   it('leaks no internal metadata and no tenant', () => {
-    const { metadata } = renderZone(zone);
+    const { metadata } = renderZone(zone, offline);
     expect(metadata).not.toHaveProperty('specHash');
     expect(metadata).not.toHaveProperty('tenant');
   });

@@ -17,10 +17,7 @@ function metadata(name: string, labels: Record<string, string>, meta: Meta, tena
   };
 }
 
-/** Until zones report in (federation), every zone is offline with nothing known. */
-export const UNKNOWN_ZONE_STATUS: ZoneStatus = { state: 'offline', lastSeen: null, cpVersion: null, ingressAddress: null };
-
-export function renderZone(zone: ZoneRecord, status: ZoneStatus = UNKNOWN_ZONE_STATUS): Zone {
+export function renderZone(zone: ZoneRecord, status: ZoneStatus): Zone {
   return { apiVersion: API_VERSION, kind: 'Zone', metadata: metadata(zone.name, zone.labels, zone.meta), spec: zone.spec, status };
 }
 

@@ -17,6 +17,9 @@
  *   <p>tenant:<t>:policy-meta   HASH    "<Kind>/<name>" → meta (JSON)
  *   <p>tenant:<t>:tokens        HASH    token id → sha256 of the token
  *   <p>token:<sha256>           STRING  token record (JSON {id, tenant, role, …}); expires with the token
+ *   <p>changes                  STREAM  outbox of committed writes, in commit order (see scripts.ts)
+ *   <p>federation:leader        STRING  id of the global CP replica that publishes to NATS (expires)
+ *   <p>zone-status:<z>          HASH    last heartbeat of zone z: lastSeen, cpVersion, intervalMs, ingressAddress, applied (JSON)
  *
  * meta is {resourceVersion, generation, creationTimestamp, specHash}. A resourceVersion is the
  * revision counter's value at the write, so it is unique and increasing per tenant (per federation for zones).
@@ -37,6 +40,9 @@ export function redisKeys(prefix: string) {
     policyMeta: (t: string) => `${prefix}tenant:${t}:policy-meta`,
     tenantTokens: (t: string) => `${prefix}tenant:${t}:tokens`,
     token: (hash: string) => `${prefix}token:${hash}`,
+    changes: `${prefix}changes`,
+    federationLeader: `${prefix}federation:leader`,
+    zoneStatus: (z: string) => `${prefix}zone-status:${z}`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -66,3 +66,22 @@ export type DeleteResult =
   | { status: 'not-found' | 'tenant-not-found' | 'exists' }
   | { status: 'precondition'; currentResourceVersion: string }
   | { status: 'conflict'; tenants: string[] };
+
+/** One committed write, as the change stream (outbox) records it. */
+export interface ChangeEntry {
+  id: string;
+  /** '' for zone writes. */
+  tenant: string;
+  revision: number;
+  /** "tenant", "policy:<Kind>/<name>" or "zone:<name>". */
+  what: string;
+}
+
+/** The last heartbeat of a zone. */
+export interface ZoneStatusRecord {
+  lastSeen: string;
+  cpVersion: string;
+  intervalMs: number;
+  ingressAddress: string | null;
+  applied: Record<string, number>;
+}

@@ -3,7 +3,7 @@ import { canonicalJson, sha256Hex } from '../../core/canonical-json.js';
 import type { Labels } from '../../core/schemas/common.js';
 import type { TenantSpec } from '../../core/schemas/tenant.js';
 import { policyField, redisKeys, type RedisKeys } from './keys.js';
-import type { DeleteResult, Expect, Meta, PolicyRecord, TenantRecord, TokenRecord, WriteResult, ZoneRecord, ZoneSpec } from './records.js';
+import type { ChangeEntry, DeleteResult, Expect, Meta, PolicyRecord, TenantRecord, TokenRecord, WriteResult, ZoneRecord, ZoneSpec, ZoneStatusRecord } from './records.js';
 import * as scripts from './scripts.js';
 
 type Reply = [string, ...string[]];
@@ -30,6 +30,7 @@ export interface RedisStoreOptions {
 export class RedisStore {
   readonly keys: RedisKeys;
   private readonly redis: Redis;
+  private blocking: Redis | undefined;
   private readonly run: Record<keyof typeof scripts, ScriptRunner>;
 
   constructor(options: RedisStoreOptions) {
@@ -68,7 +69,90 @@ export class RedisStore {
   }
 
   async close(): Promise<void> {
+    await this.blocking?.quit().catch(() => this.blocking?.disconnect());
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  // ---- federation: the change stream (outbox), leadership, cursor ----
+
+  /**
+   * Committed changes after `afterId`, in commit order, waiting up to `blockMs`
+   * for the first. Uses a connection of its own: a blocking read would stall
+   * every other command on the shared one.
+   */
+  async readChanges(afterId: string, count: number, blockMs: number): Promise<ChangeEntry[]> {
+    this.blocking ??= this.redis.duplicate();
+    const reply = (await this.blocking.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.keys.changes, afterId));
+    if (!reply) return [];
+    return reply[0]![1].map(([id, fields]) => {
+      const f = Object.fromEntries(fields.reduce<Array<[string, string]>>((pairs, v, i) => (i % 2 ? pairs : [...pairs, [v, fields[i + 1]!]]), []));
+      return { id, tenant: f.t ?? '', revision: Number(f.r ?? 0), what: f.k ?? '' };
+    });
+  }
+
+  /** The id of the first change still in the stream (older ones were trimmed), or undefined if it is empty. */
+  async oldestChangeId(): Promise<string | undefined> {
+    const first = (await this.redis.xrange(this.keys.changes, '-', '+', 'COUNT', 1)) as Array<[string, string[]]>;
+    return first[0]?.[0];
+  }
+
+  async newestChangeId(): Promise<string> {
+    const last = (await this.redis.xrevrange(this.keys.changes, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+    return last[0]?.[0] ?? '0-0';
+  }
+
+  /** Takes or keeps the publisher lease; true while `replicaId` holds it. */
+  async holdLeadership(replicaId: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.redis.eval(
+      `local holder = redis.call('GET', KEYS[1])
+       if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+       if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+       return 0`,
+      1,
+      this.keys.federationLeader,
+      replicaId,
+      ttlMs,
+    );
+    return reply === 1;
+  }
+
+  async releaseLeadership(replicaId: string): Promise<void> {
+    await this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end`, 1, this.keys.federationLeader, replicaId);
+  }
+
+  /** Every zone with the tenants placed in it, for the placement bucket. */
+  async placements(): Promise<Map<string, string[]>> {
+    const zones = (await this.redis.smembers(this.keys.zones)).sort();
+    const tenants = await Promise.all(zones.map((z) => this.redis.smembers(this.keys.zoneTenants(z))));
+    return new Map(zones.map((z, i) => [z, tenants[i]!.sort()]));
+  }
+
+  // ---- zone status, from heartbeats ----
+
+  async recordHeartbeat(zone: string, status: ZoneStatusRecord): Promise<void> {
+    await this.redis.hset(this.keys.zoneStatus(zone), {
+      lastSeen: status.lastSeen,
+      cpVersion: status.cpVersion,
+      intervalMs: String(status.intervalMs),
+      ingressAddress: status.ingressAddress ?? '',
+      applied: JSON.stringify(status.applied),
+    });
+  }
+
+  async zoneStatus(zone: string): Promise<ZoneStatusRecord | undefined> {
+    const h = await this.redis.hgetall(this.keys.zoneStatus(zone));
+    if (!h.lastSeen) return undefined;
+    return {
+      lastSeen: h.lastSeen,
+      cpVersion: h.cpVersion ?? '',
+      intervalMs: Number(h.intervalMs),
+      ingressAddress: h.ingressAddress || null,
+      applied: JSON.parse(h.applied ?? '{}') as Record<string, number>,
+    };
+  }
+
+  async forgetZoneStatus(zone: string): Promise<void> {
+    await this.redis.del(this.keys.zoneStatus(zone));
   }
 
   // ---- zones ----
@@ -77,7 +161,7 @@ export class RedisStore {
     const doc = encodeDoc(labels, spec);
     const reply = await this.run.PUT_ZONE(
       [this.keys.zones, this.keys.zone(name), this.keys.zonesRev],
-      [name, encodeExpect(expect), doc.json, doc.specHash, now(), tokenHash ? this.keys.zoneToken(tokenHash) : ''],
+      [name, encodeExpect(expect), doc.json, doc.specHash, now(), tokenHash ? this.keys.zoneToken(tokenHash) : '', this.keys.prefix],
     );
     return decodeWrite(reply, (meta) => ({ name, labels, spec, meta }));
   }
@@ -97,7 +181,7 @@ export class RedisStore {
   }
 
   async deleteZone(name: string, expect: Expect): Promise<DeleteResult> {
-    const reply = await this.run.DELETE_ZONE([this.keys.zones, this.keys.zone(name), this.keys.zoneTenants(name)], [name, encodeExpect(expect)]);
+    const reply = await this.run.DELETE_ZONE([this.keys.zones, this.keys.zone(name), this.keys.zoneTenants(name)], [name, encodeExpect(expect), this.keys.prefix]);
     if (reply[0] === 'conflict') return { status: 'conflict', tenants: reply.slice(1) };
     return decodeDelete(reply);
   }
@@ -162,7 +246,7 @@ export class RedisStore {
     const k = this.keys;
     const reply = await this.run.PUT_POLICY(
       [k.tenant(tenant), k.tenantRev(tenant), k.policies(tenant), k.policyMeta(tenant)],
-      [policyField(kind, name), encodeExpect(expect), doc.json, doc.specHash, now()],
+      [policyField(kind, name), encodeExpect(expect), doc.json, doc.specHash, now(), k.prefix, tenant],
     );
     return decodeWrite(reply, (meta) => ({ tenant, kind, name, labels, spec, meta }));
   }
@@ -187,7 +271,7 @@ export class RedisStore {
 
   async deletePolicy(tenant: string, kind: string, name: string, expect: Expect): Promise<DeleteResult> {
     const k = this.keys;
-    const reply = await this.run.DELETE_POLICY([k.tenant(tenant), k.tenantRev(tenant), k.policies(tenant), k.policyMeta(tenant)], [policyField(kind, name), encodeExpect(expect)]);
+    const reply = await this.run.DELETE_POLICY([k.tenant(tenant), k.tenantRev(tenant), k.policies(tenant), k.policyMeta(tenant)], [policyField(kind, name), encodeExpect(expect), k.prefix, tenant]);
     return decodeDelete(reply);
   }
 

@@ -10,6 +10,12 @@
  * "expect" argument: "create" (must not exist), "exists" (must exist),
  * "any", or "rv:<n>" (must exist with that resourceVersion).
  * Replies are arrays whose first element is a status word.
+ *
+ * Every committed write also appends to the change stream (<prefix>changes) in
+ * the same step: an outbox that federation publishes from in commit order, so
+ * nothing committed is lost or reordered on its way to NATS, whichever replica
+ * wrote it. Fields: t = tenant ('' for zone writes), r = tenant revision,
+ * k = what changed: "tenant", "policy:<Kind>/<name>" or "zone:<name>".
  */
 
 const PRELUDE = `
@@ -24,6 +30,10 @@ local function check_expect(meta_json, expect)
     if 'rv:' .. rv ~= expect then return {'precondition', rv} end
   end
   return nil
+end
+
+local function record_change(prefix, tenant, rev, what)
+  redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', '100000', '*', 't', tenant, 'r', tostring(rev), 'k', what)
 end
 
 local function next_meta(old_meta_json, rv, spec_hash, now)
@@ -54,11 +64,12 @@ if ARGV[6] ~= '' then
   redis.call('SET', ARGV[6], ARGV[1])
 end
 redis.call('SADD', KEYS[1], ARGV[1])
+record_change(ARGV[7], '', rv, 'zone:' .. ARGV[1])
 if old_meta then return {'updated', meta} end
 return {'created', meta}
 `;
 
-/** KEYS: zones, zone, zoneTenants. ARGV: name, expect. */
+/** KEYS: zones, zone, zoneTenants. ARGV: name, expect, prefix. */
 export const DELETE_ZONE = `${PRELUDE}
 local old_meta = redis.call('HGET', KEYS[2], 'meta')
 local failed = check_expect(old_meta, ARGV[2])
@@ -73,6 +84,7 @@ local token_key = redis.call('HGET', KEYS[2], 'tokenKey')
 if token_key then redis.call('DEL', token_key) end
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('SREM', KEYS[1], ARGV[1])
+record_change(ARGV[3], '', 0, 'zone:' .. ARGV[1])
 return {'deleted'}
 `;
 
@@ -107,6 +119,7 @@ local meta = next_meta(old_meta, rv, ARGV[4], ARGV[5])
 redis.call('HSET', KEYS[2], 'doc', ARGV[3], 'meta', meta)
 redis.call('SET', KEYS[4], ARGV[1])
 redis.call('SADD', KEYS[1], ARGV[1])
+record_change(prefix, ARGV[1], rv, 'tenant')
 if old_meta then return {'updated', meta} end
 return {'created', meta}
 `;
@@ -127,10 +140,11 @@ for _, hash in ipairs(redis.call('HVALS', KEYS[6])) do redis.call('DEL', prefix 
 redis.call('DEL', KEYS[2], KEYS[4], KEYS[5], KEYS[6])
 redis.call('SREM', KEYS[1], ARGV[1])
 local rv = redis.call('INCR', KEYS[3])
+record_change(prefix, ARGV[1], rv, 'tenant')
 return {'deleted', tostring(rv)}
 `;
 
-/** KEYS: tenant, tenantRev, policies, policyMeta. ARGV: field, expect, docJson, specHash, now. */
+/** KEYS: tenant, tenantRev, policies, policyMeta. ARGV: field, expect, docJson, specHash, now, prefix, tenant. */
 export const PUT_POLICY = `${PRELUDE}
 local tenant_doc = redis.call('HGET', KEYS[1], 'doc')
 if not tenant_doc then return {'tenant-not-found'} end
@@ -146,11 +160,12 @@ local rv = redis.call('INCR', KEYS[2])
 local meta = next_meta(old_meta, rv, ARGV[4], ARGV[5])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[1], meta)
+record_change(ARGV[6], ARGV[7], rv, 'policy:' .. ARGV[1])
 if old_meta then return {'updated', meta} end
 return {'created', meta}
 `;
 
-/** KEYS: tenant, tenantRev, policies, policyMeta. ARGV: field, expect. */
+/** KEYS: tenant, tenantRev, policies, policyMeta. ARGV: field, expect, prefix, tenant. */
 export const DELETE_POLICY = `${PRELUDE}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'tenant-not-found'} end
 local old_meta = redis.call('HGET', KEYS[4], ARGV[1])
@@ -160,6 +175,7 @@ if not old_meta then return {'not-found'} end
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
 local rv = redis.call('INCR', KEYS[2])
+record_change(ARGV[3], ARGV[4], rv, 'policy:' .. ARGV[1])
 return {'deleted', tostring(rv)}
 `;
 

@@ -1,0 +1,60 @@
+import type { JetStreamClient, JetStreamManager, KV, NatsConnection } from 'nats';
+
+export interface BucketWrites {
+  puts: Array<[key: string, value: string]>;
+  deletes: string[];
+}
+
+/** Opens a KV bucket; only the global CP creates buckets, zones bind to existing ones. */
+export async function openBucket(js: JetStreamClient, bucket: string, create: boolean): Promise<KV> {
+  return js.views.kv(bucket, create ? { history: 1 } : { bindOnly: true });
+}
+
+/** Every live key of a bucket with its value as a string. */
+export async function readBucket(kv: KV): Promise<Map<string, string>> {
+  const content = new Map<string, string>();
+  const keys: string[] = [];
+  for await (const key of await kv.keys()) keys.push(key);
+  for (const key of keys) {
+    const entry = await kv.get(key);
+    if (entry && entry.operation === 'PUT') content.set(key, entry.string());
+  }
+  return content;
+}
+
+/** Applies puts in order (callers put the revision-carrying key last), then deletes. */
+export async function writeBucket(kv: KV, writes: BucketWrites): Promise<void> {
+  for (const [key, value] of writes.puts) await kv.put(key, value);
+  for (const key of writes.deletes) await kv.delete(key);
+}
+
+/** Names of the KV buckets whose names start with `prefix`. */
+export async function listBuckets(jsm: JetStreamManager, prefix: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const name of jsm.streams.names()) {
+    if (name.startsWith(`KV_${prefix}`)) names.push(name.slice(3));
+  }
+  return names;
+}
+
+export async function destroyBucket(jsm: JetStreamManager, bucket: string): Promise<void> {
+  await jsm.streams.delete(`KV_${bucket}`).catch((error: Error) => {
+    if (!/not found/i.test(error.message)) throw error;
+  });
+}
+
+/** Connection options for a control plane: reconnect forever, with jitter so many zones coming back at once do not stampede. */
+export function natsConnectionOptions(servers: string, name: string) {
+  return {
+    servers,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+    reconnectJitter: 1000,
+    waitOnFirstConnect: true,
+    pingInterval: 5000,
+    maxPingOut: 2,
+  };
+}
+
+export type { NatsConnection };

@@ -1,0 +1,98 @@
+import { Events, connect, type NatsConnection } from 'nats';
+import type { Registry } from 'prom-client';
+import { Value } from '@sinclair/typebox/value';
+import { natsConnectionOptions, openBucket } from '../../core/federation/kv.js';
+import { INVENTORY_KEY_PREFIX, natsNames } from '../../core/federation/names.js';
+import { ZoneInventory } from '../../core/schemas/federation.js';
+import { redactUrl } from '../../core/config.js';
+import type { Logger } from '../../core/log.js';
+import type { InventoryReader } from '../routes/services.js';
+import type { RedisStore } from '../store/redis-store.js';
+import { FederationPublisher } from './publisher.js';
+import { HeartbeatListener } from './zone-status.js';
+
+export interface FederationOptions {
+  store: RedisStore;
+  natsUrl: string;
+  federationId: string;
+  reconcileIntervalMs: number;
+  log: Logger;
+  registry: Registry;
+}
+
+export interface Federation {
+  inventory: InventoryReader;
+  /** Resolves once connected to NATS and publishing has started. */
+  ready: Promise<void>;
+  connected(): boolean;
+  publisher(): FederationPublisher | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * The global CP's end of federation. NATS is connected in the background:
+ * Redis is the store of record, so the API serves while NATS is away, and
+ * the publisher catches up (with a full repair) once it is back.
+ */
+export function startFederation(options: FederationOptions): Federation {
+  const names = natsNames(options.federationId);
+  let nats: NatsConnection | undefined;
+  let publisher: FederationPublisher | undefined;
+  let heartbeats: HeartbeatListener | undefined;
+  let stopped = false;
+
+  const ready = (async () => {
+    const nc = await connect(natsConnectionOptions(options.natsUrl, 'meshfed-global-cp'));
+    if (stopped) {
+      await nc.close();
+      return;
+    }
+    nats = nc;
+    options.log.info({ nats: redactUrl(options.natsUrl), federationId: names.federationId }, 'connected to NATS');
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === Events.Disconnect || status.type === Events.Reconnect) options.log.warn({ nats: status.type }, `NATS ${status.type}`);
+      }
+    })();
+    publisher = new FederationPublisher({ store: options.store, nats: nc, names, log: options.log, registry: options.registry, reconcileIntervalMs: options.reconcileIntervalMs });
+    publisher.start();
+    heartbeats = new HeartbeatListener(nc, names, options.store, options.log);
+    heartbeats.start();
+  })();
+  ready.catch((error: Error) => options.log.error({ err: error.message }, 'federation could not start'));
+
+  const inventory: InventoryReader = {
+    async tenantInventories(tenant) {
+      if (!nats) return [];
+      let kv;
+      try {
+        kv = await openBucket(nats.jetstream(), names.tenantBucket(tenant), false);
+      } catch {
+        return []; // not published yet
+      }
+      const found: ZoneInventory[] = [];
+      const keys: string[] = [];
+      for await (const key of await kv.keys(`${INVENTORY_KEY_PREFIX}>`)) keys.push(key);
+      for (const key of keys) {
+        const entry = await kv.get(key);
+        if (entry?.operation !== 'PUT') continue;
+        const value: unknown = entry.json();
+        if (Value.Check(ZoneInventory, value)) found.push(value);
+      }
+      return found;
+    },
+  };
+
+  return {
+    inventory,
+    ready,
+    connected: () => nats !== undefined && !nats.isClosed(),
+    publisher: () => publisher,
+    async stop() {
+      stopped = true;
+      await publisher?.stop();
+      await heartbeats?.stop();
+      await nats?.drain().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import { canonicalJson } from '../../core/canonical-json.js';
+import { openBucket } from '../../core/federation/kv.js';
+import { inventoryKey, type NatsNames } from '../../core/federation/names.js';
+import type { InventoryService, ZoneInventory } from '../../core/schemas/federation.js';
+import type { Logger } from '../../core/log.js';
+import type { NatsConnection } from 'nats';
+
+/** What this zone reports for each placed tenant: its services there (none if it has none) and its ingress. Pure. */
+export function inventoriesFor(zone: string, placedTenants: string[], services: Record<string, InventoryService[]>, ingressAddress: string | null, now: string): ZoneInventory[] {
+  return placedTenants.map((tenant) => ({ zone, tenant, ingressAddress, services: services[tenant] ?? [], publishedAt: now }));
+}
+
+/** Publishes the zone's own inventory key in each placed tenant's bucket; skips what NATS already holds. */
+export class InventoryPublisher {
+  private readonly published = new Map<string, string>();
+
+  constructor(
+    private readonly zone: string,
+    private readonly nats: NatsConnection,
+    private readonly names: NatsNames,
+    private readonly log: Logger,
+  ) {}
+
+  async publish(inventories: ZoneInventory[]): Promise<void> {
+    for (const inventory of inventories) {
+      // Compare without the timestamp, so an unchanged inventory is not republished.
+      const fingerprint = canonicalJson({ ...inventory, publishedAt: '' });
+      if (this.published.get(inventory.tenant) === fingerprint) continue;
+      try {
+        const kv = await openBucket(this.nats.jetstream(), this.names.tenantBucket(inventory.tenant), false);
+        await kv.put(inventoryKey(this.zone), canonicalJson(inventory));
+        this.published.set(inventory.tenant, fingerprint);
+        this.log.info({ tenant: inventory.tenant, services: inventory.services.length }, 'published inventory');
+      } catch (error) {
+        this.log.warn({ tenant: inventory.tenant, err: (error as Error).message }, 'could not publish inventory; will retry');
+      }
+    }
+  }
+
+  /** Forget what was published (after a reconnect or a re-placement), so the next publish writes everything again. */
+  reset(tenant?: string): void {
+    if (tenant) this.published.delete(tenant);
+    else this.published.clear();
+  }
+}

@@ -1,0 +1,66 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Gauge, type Registry } from 'prom-client';
+import { loggerOptions } from '../core/log.js';
+import type { TenantView } from './sync/tenant-view.js';
+
+/** What the ops server reads from the running zone CP. */
+export interface ZoneCpStatus {
+  zone: string;
+  version: string;
+  ready(): { ready: boolean; reason: string };
+  natsConnected(): boolean;
+  authenticated(): boolean;
+  tenants(): Record<string, TenantView>;
+  lastSyncAt(): Date | undefined;
+  snapshotSavedAt(): Date | undefined;
+}
+
+/** /healthz, /readyz, /metrics and GET /api/v1/state (what the zone CP holds, for debugging). Listens on loopback by default. */
+export async function buildZoneCpServer(status: ZoneCpStatus, registry: Registry, logLevel?: string): Promise<FastifyInstance> {
+  const app = Fastify({ logger: loggerOptions('zone-cp', logLevel ?? 'warn') });
+  const registers = [registry];
+  new Gauge({
+    name: 'meshfed_zone_applied_revision',
+    help: 'Tenant revision applied in this zone.',
+    labelNames: ['tenant'],
+    registers,
+    collect() {
+      this.reset();
+      for (const view of Object.values(status.tenants())) this.set({ tenant: view.name }, view.revision);
+    },
+  });
+  new Gauge({
+    name: 'meshfed_zone_last_sync_timestamp_seconds',
+    help: 'When the zone CP last applied a change from NATS.',
+    registers,
+    collect() {
+      const at = status.lastSyncAt();
+      if (at) this.set(at.getTime() / 1000);
+    },
+  });
+  new Gauge({
+    name: 'meshfed_zone_nats_connected',
+    help: '1 while connected to NATS.',
+    registers,
+    collect() {
+      this.set(status.natsConnected() ? 1 : 0);
+    },
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const { ready, reason } = status.ready();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', reason });
+  });
+  app.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
+  app.get('/api/v1/state', async () => ({
+    zone: status.zone,
+    version: status.version,
+    authenticated: status.authenticated(),
+    natsConnected: status.natsConnected(),
+    lastSyncAt: status.lastSyncAt()?.toISOString() ?? null,
+    snapshotSavedAt: status.snapshotSavedAt()?.toISOString() ?? null,
+    tenants: status.tenants(),
+  }));
+  return app;
+}

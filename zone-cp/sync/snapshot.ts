@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { TenantView } from './tenant-view.js';
+
+export const SNAPSHOT_FORMAT = 1;
+
+/** Everything a zone CP needs to serve without NATS or the global CP. */
+export interface ZoneSnapshot {
+  format: number;
+  zone: string;
+  /** sha256 of the zone token that last authenticated, so a restart with the same token may sync before the global CP answers. */
+  authenticatedTokenHash: string | null;
+  tenants: Record<string, TenantView>;
+  savedAt: string;
+}
+
+export function snapshotPath(stateDir: string): string {
+  return join(stateDir, 'snapshot.json');
+}
+
+/** Reads the last snapshot; undefined if there is none. A snapshot of another zone or format is an error, never silently used. */
+export async function loadSnapshot(stateDir: string, zone: string): Promise<ZoneSnapshot | undefined> {
+  let text: string;
+  try {
+    text = await readFile(snapshotPath(stateDir), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const snapshot = JSON.parse(text) as ZoneSnapshot;
+  if (snapshot.format !== SNAPSHOT_FORMAT) throw new Error(`${snapshotPath(stateDir)}: snapshot format ${snapshot.format}, expected ${SNAPSHOT_FORMAT}`);
+  if (snapshot.zone !== zone) throw new Error(`${snapshotPath(stateDir)} belongs to zone "${snapshot.zone}", not "${zone}"`);
+  return snapshot;
+}
+
+/** Writes atomically: a temporary file, fsync, rename, fsync of the directory — a crash leaves the old or the new snapshot, never half of one. */
+export async function saveSnapshot(stateDir: string, snapshot: ZoneSnapshot): Promise<void> {
+  const path = snapshotPath(stateDir);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const file = await open(tmp, 'w', 0o600);
+    try {
+      await file.writeFile(JSON.stringify(snapshot));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
