@@ -34,6 +34,12 @@ export function upCommand(): Command {
         say('  node dist/cli/meshfedctl.js get policies --tenant acme');
         say(`From elsewhere: export MESHFED_CONFIG=${federation.ctlConfigFile}   (npm link puts meshfed and meshfedctl on PATH)`);
         say('');
+        say('Then run a zone CP for zone-a (its token was written by apply --token-dir):');
+        say(`  node dist/cli/meshfed.js zone-cp --zone zone-a --global ${federation.globalCp.url} --nats ${federation.nats.url} \\`);
+        say('    --token-file .meshfed/zone-tokens/zone-a.token --state-dir .meshfed/zone-a \\');
+        say('    --services-file deploy/examples/services-zone-a.yaml --listen 127.0.0.1:5682');
+        say('  node dist/cli/meshfedctl.js get zones          # zone-a turns online');
+        say('');
         say('Ctrl-C stops everything.');
         const signal = await untilSignal();
         say(`\n${signal}: stopping global CP, NATS, Redis …`);
