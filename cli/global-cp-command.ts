@@ -12,6 +12,7 @@ interface GlobalCpFlags {
   redisPrefix: string;
   nats?: string;
   federationId: string;
+  natsAccountSeedFile?: string;
   reconcileInterval: string;
   zoneOfflineAfter: string;
   adminTokenFile?: string;
@@ -26,6 +27,7 @@ export function globalCpCommand(): Command {
     .addOption(new Option('--redis-prefix <prefix>', 'prefix of every Redis key (several federations can share one Redis)').env('MESHFED_REDIS_PREFIX').default('mf:'))
     .addOption(new Option('--nats <url>', 'NATS JetStream for federation to zone CPs (without it, federation is off)').env('MESHFED_NATS_URL'))
     .addOption(new Option('--federation-id <id>', 'prefix of every NATS bucket and subject (several federations can share one NATS)').env('MESHFED_FEDERATION_ID').default('meshfed'))
+    .addOption(new Option('--nats-account-seed-file <path>', 'turn on NATS authorization: the federation account key from `meshfed nats-auth init`').env('MESHFED_NATS_ACCOUNT_SEED_FILE'))
     .addOption(new Option('--reconcile-interval <duration>', 'how often NATS is repaired from Redis').env('MESHFED_RECONCILE_INTERVAL').default('60s'))
     .addOption(new Option('--zone-offline-after <n>', 'missed heartbeats after which a zone is offline').env('MESHFED_ZONE_OFFLINE_AFTER').default('3'))
     .addOption(new Option('--admin-token-file <path>', 'file holding the admin token (else MESHFED_ADMIN_TOKEN)').env('MESHFED_ADMIN_TOKEN_FILE'))
@@ -48,7 +50,7 @@ export function globalCpCommand(): Command {
           logLevel: flags.logLevel,
           version: meshfedVersion(),
           offlineAfterMissed,
-          ...(nats ? { nats: { url: nats, federationId, reconcileIntervalMs } } : {}),
+          ...(nats ? { nats: { url: nats, federationId, reconcileIntervalMs, ...accountSeed(flags.natsAccountSeedFile) } } : {}),
         });
         const log = createLogger('global-cp', flags.logLevel);
         log.info({ url: running.url, version: meshfedVersion() }, 'global CP serving');
@@ -57,6 +59,13 @@ export function globalCpCommand(): Command {
         await running.stop();
       }),
     );
+}
+
+function accountSeed(file: string | undefined): { accountSeed?: string } {
+  if (!file) return {};
+  const seed = readSecretFile('--nats-account-seed-file', file);
+  if (!/^SA[A-Z2-7]{56}$/.test(seed)) throw new ConfigError(`--nats-account-seed-file: ${file} does not hold a NATS account seed (SA…)`);
+  return { accountSeed: seed };
 }
 
 function resolveAdminToken(file: string | undefined): string {

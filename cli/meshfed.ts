@@ -4,6 +4,7 @@ import { meshfedVersion } from '../core/version.js';
 import { globalCpCommand } from './global-cp-command.js';
 import { upCommand } from './up-command.js';
 import { zoneCpCommand } from './zone-cp-command.js';
+import { natsAuthCommand } from './nats-auth-command.js';
 
 const program = new Command('meshfed')
   .description('meshfed: multi-zone, multi-tenant service-mesh federation.')
@@ -11,6 +12,7 @@ const program = new Command('meshfed')
   .addCommand(upCommand())
   .addCommand(globalCpCommand())
   .addCommand(zoneCpCommand())
+  .addCommand(natsAuthCommand())
   .showHelpAfterError('(run with --help for usage)');
 
 await program.parseAsync(process.argv);

@@ -13,6 +13,8 @@ import { tokenRoutes } from './routes/tokens.js';
 import { zoneRoutes } from './routes/zones.js';
 import { serviceRoutes, type InventoryReader } from './routes/services.js';
 import { DEFAULT_OFFLINE_AFTER_MISSED } from './federation/zone-status.js';
+import { ZONE_CREDENTIALS_TTL_SECONDS, natsCredentialRoutes } from './routes/nats-credentials.js';
+import type { NatsNames } from '../core/federation/names.js';
 import type { RedisStore } from './store/redis-store.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -27,6 +29,8 @@ export interface GlobalCpDeps {
   inventory?: InventoryReader;
   /** Heartbeats a zone may miss before it is offline (default 3). */
   offlineAfterMissed?: number;
+  /** NATS authorization: the federation account's key signs zone CPs' NATS credentials. */
+  natsAuth?: { accountSeed: string; names: NatsNames; ttlSeconds?: number };
 }
 
 export type GlobalCpApp = FastifyInstance;
@@ -69,6 +73,10 @@ export async function buildGlobalCp(deps: GlobalCpDeps): Promise<GlobalCpApp> {
       installAuthentication(api, { store: deps.store, adminToken: deps.adminToken });
       await api.register(zoneRoutes, { store: deps.store, offlineAfterMissed });
       await api.register(serviceRoutes, { store: deps.store, inventory: deps.inventory, offlineAfterMissed });
+      await api.register(natsCredentialRoutes, {
+        store: deps.store,
+        natsAuth: deps.natsAuth ? { ...deps.natsAuth, ttlSeconds: deps.natsAuth.ttlSeconds ?? ZONE_CREDENTIALS_TTL_SECONDS } : undefined,
+      });
       await api.register(tenantRoutes, { store: deps.store });
       await api.register(tokenRoutes, { store: deps.store });
       await api.register(policyRoutes, { store: deps.store });

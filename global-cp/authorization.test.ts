@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestGlobalCp, type TestGlobalCp } from '../test/helpers/global-cp.js';
+import { newUserKey } from '../core/federation/nats-auth.js';
 
 /**
  * Authorization matrix over every /api/v1 route: who may do what, and that
@@ -35,6 +36,7 @@ const A = 'tenant-a';
 const B = 'tenant-b';
 const GHOST = 'ghost-tenant';
 const ZONE = 'zone-main';
+const OTHER_ZONE = 'zone-other';
 
 const RETRY_BODY = { spec: { targetRef: { kind: 'Service', name: 'web', namespace: 'shop' }, attempts: 3, retryOn: ['5xx'] } };
 
@@ -72,6 +74,8 @@ interface PrincipalDef {
   kind: PrincipalKind;
   tenant?: string;
   role?: Role;
+  /** The zone a zone token belongs to. */
+  zone?: string;
   /** Extra headers (for the malformed Authorization header). */
   headers?: () => Record<string, string>;
   token?: () => string | undefined;
@@ -88,13 +92,14 @@ const PRINCIPALS: PrincipalDef[] = [
   { name: 'tenant A editor', kind: 'tenant', tenant: A, role: 'editor', token: () => tokens.aEditor },
   { name: 'tenant A viewer', kind: 'tenant', tenant: A, role: 'viewer', token: () => tokens.aViewer },
   { name: 'tenant B admin', kind: 'tenant', tenant: B, role: 'admin', token: () => tokens.bAdmin },
-  { name: 'zone token', kind: 'zone', token: () => tokens.zone },
+  { name: 'zone token', kind: 'zone', zone: ZONE, token: () => tokens.zone },
+  { name: 'token of another zone', kind: 'zone', zone: OTHER_ZONE, token: () => tokens.otherZone },
 ];
 
 // ---------------------------------------------------------------- routes
 
 /** What the route needs: 'global' routes are admin-only and not tenant-scoped. */
-type Op = 'global' | 'tenant:read' | 'tenant:write' | 'tokens' | 'policies:read' | 'policies:write';
+type Op = 'global' | 'zone:sync' | 'tenant:read' | 'tenant:write' | 'tokens' | 'policies:read' | 'policies:write';
 
 interface Req {
   method: Method;
@@ -170,6 +175,32 @@ const ROUTES: RouteDef[] = [
     ok: 204,
     scoped: false,
     build: async () => ({ method: 'DELETE', url: `/api/v1/zones/${await freshZone()}` }),
+  },
+  {
+    // What a zone CP calls to prove its token: the admin, or the token of that very zone.
+    name: 'GET /zones/:name/placement',
+    op: 'zone:sync',
+    ok: 200,
+    scoped: false,
+    build: async () => ({ method: 'GET', url: `/api/v1/zones/${ZONE}/placement` }),
+    verify: (res) =>
+      expect(res.json()).toEqual({
+        zone: ZONE,
+        tenants: [
+          { name: A, trustDomain: `${A}.mesh` },
+          { name: B, trustDomain: `${B}.mesh` },
+        ],
+      }),
+  },
+  {
+    // A zone CP's NATS user key is signed here. This test app runs without NATS authorization,
+    // so the answer to an allowed caller is 409 NatsAuthDisabled (signing is tested in test/federation).
+    name: 'POST /zones/:name/nats-credentials',
+    op: 'zone:sync',
+    ok: 409,
+    scoped: false,
+    build: async () => ({ method: 'POST', url: `/api/v1/zones/${ZONE}/nats-credentials`, body: { publicKey: newUserKey().publicKey } }),
+    verify: (res) => expect(res.json().error).toBe('NatsAuthDisabled'),
   },
   // tenants
   {
@@ -284,6 +315,20 @@ const ROUTES: RouteDef[] = [
       for (const p of items) expect(p.metadata.tenant).toBe(tenant);
     },
   },
+  // services: read like policies; this app runs without NATS, so an allowed read answers 503
+  {
+    name: 'GET /tenants/:tenant/services',
+    op: 'policies:read',
+    ok: 503,
+    scoped: true,
+    build: async (tenant) => ({ method: 'GET', url: `/api/v1/tenants/${tenant}/services` }),
+    verify: (res) =>
+      expect(res.json()).toEqual({
+        error: 'FederationDisabled',
+        message: 'the global CP runs without NATS (--nats), so it has no zone inventory',
+        details: [],
+      }),
+  },
   {
     name: 'DELETE /tenants/:tenant/policies/:kind/:name',
     op: 'policies:write',
@@ -301,9 +346,10 @@ function expectedStatus(principal: PrincipalDef, route: RouteDef, tenant: string
     case 'admin':
       return route.ok;
     case 'zone':
-      return 403;
+      // A zone token opens its own zone's sync endpoints and nothing else.
+      return route.op === 'zone:sync' && principal.zone === ZONE ? route.ok : 403;
     case 'tenant': {
-      if (route.op === 'global') return 403;
+      if (route.op === 'global' || route.op === 'zone:sync') return 403;
       // Another tenant's things look exactly like things that do not exist.
       if (tenant !== principal.tenant) return 404;
       switch (route.op) {
@@ -342,6 +388,8 @@ beforeAll(async () => {
   cp = await startTestGlobalCp();
   const zone = await adminCall('POST', '/api/v1/zones', { name: ZONE, region: 'eu-west', location: 'aws:eu-west-1', kind: 'kubernetes' }, 201);
   tokens.zone = zone.json<{ token: string }>().token;
+  const otherZone = await adminCall('POST', '/api/v1/zones', { name: OTHER_ZONE, region: 'us-east', location: 'dc:nyc1', kind: 'universal' }, 201);
+  tokens.otherZone = otherZone.json<{ token: string }>().token;
   await createTenant(A, { zones: [ZONE] });
   await createTenant(B, { zones: [ZONE] });
 
@@ -449,6 +497,7 @@ function tenantScopedRequests(tenant: string): Array<[string, Req]> {
     ['GET policies ?kind', { method: 'GET', url: `${t}/policies?kind=Retry` }],
     ['GET policies ?kind unknown', { method: 'GET', url: `${t}/policies?kind=NoSuchKind` }],
     ['GET policies ?labelSelector', { method: 'GET', url: `${t}/policies?labelSelector=app%3Dweb` }],
+    ['GET services', { method: 'GET', url: `${t}/services` }],
     ['DELETE policy (existing)', { method: 'DELETE', url: `${t}/policies/Retry/base` }],
     ['DELETE policy (missing)', { method: 'DELETE', url: `${t}/policies/Retry/never-there` }],
     ['DELETE policy (unknown kind)', { method: 'DELETE', url: `${t}/policies/NoSuchKind/base` }],
@@ -582,6 +631,30 @@ describe('authentication', () => {
     expectErrorBody(await cp.call('GET', '/api/v1/zones', zoneToken), 403, 'Forbidden');
     await adminCall('DELETE', `/api/v1/zones/${name}`, undefined, 204);
     expectErrorBody(await cp.call('GET', '/api/v1/zones', zoneToken), 401, 'Unauthorized');
+  });
+});
+
+// ---------------------------------------------------------------- zone placement
+
+describe('zone placement (what a zone CP authenticates against)', () => {
+  it('a zone token only ever sees its own zone: another zone, or a zone that does not exist, is 403 alike', async () => {
+    const other = await cp.call('GET', `/api/v1/zones/${OTHER_ZONE}/placement`, tokens.zone);
+    const ghost = await cp.call('GET', '/api/v1/zones/ghost-zone/placement', tokens.zone);
+    expect(expectErrorBody(other, 403, 'Forbidden').message).toBe('a zone token may not zone sync');
+    expect(observe(ghost)).toEqual(observe(other));
+    const own = await cp.call('GET', `/api/v1/zones/${OTHER_ZONE}/placement`, tokens.otherZone);
+    expect(own.statusCode, own.body).toBe(200);
+    expect(own.json()).toEqual({ zone: OTHER_ZONE, tenants: [] });
+  });
+
+  it('the admin gets 404 for a zone that does not exist', async () => {
+    const res = await cp.call('GET', '/api/v1/zones/ghost-zone/placement', ADMIN_TOKEN);
+    expect(expectErrorBody(res, 404, 'NotFound')).toEqual({ error: 'NotFound', message: 'zone "ghost-zone" not found', details: [] });
+  });
+
+  it('a tenant token is refused even for a zone its tenant is placed in', async () => {
+    const res = await cp.call('GET', `/api/v1/zones/${ZONE}/placement`, tokens.aAdmin);
+    expect(expectErrorBody(res, 403, 'Forbidden').message).toBe('an admin token of tenant "tenant-a" may not zone sync');
   });
 });
 

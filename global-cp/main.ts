@@ -4,6 +4,7 @@ import { ConfigError } from '../core/errors.js';
 import { redactUrl, type ListenAddress } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { createRegistry } from '../core/metrics.js';
+import { natsNames } from '../core/federation/names.js';
 import { startFederation, type Federation } from './federation/index.js';
 
 export interface GlobalCpConfig {
@@ -14,7 +15,7 @@ export interface GlobalCpConfig {
   logLevel?: string;
   version: string;
   /** Federation to zone CPs; off without a NATS URL. */
-  nats?: { url: string; federationId: string; reconcileIntervalMs: number };
+  nats?: { url: string; federationId: string; reconcileIntervalMs: number; accountSeed?: string };
   offlineAfterMissed?: number;
 }
 
@@ -39,7 +40,15 @@ export async function startGlobalCp(config: GlobalCpConfig): Promise<RunningGlob
   log.info({ redis: redactUrl(config.redisUrl), prefix: config.redisPrefix }, 'connected to Redis');
   const registry = createRegistry('global-cp');
   const federation = config.nats
-    ? startFederation({ store, natsUrl: config.nats.url, federationId: config.nats.federationId, reconcileIntervalMs: config.nats.reconcileIntervalMs, log, registry })
+    ? startFederation({
+        store,
+        natsUrl: config.nats.url,
+        federationId: config.nats.federationId,
+        reconcileIntervalMs: config.nats.reconcileIntervalMs,
+        log,
+        registry,
+        ...(config.nats.accountSeed ? { accountSeed: config.nats.accountSeed } : {}),
+      })
     : undefined;
   if (!federation) log.warn('no --nats: federation to zone CPs is off');
   const app = await buildGlobalCp({
@@ -50,6 +59,7 @@ export async function startGlobalCp(config: GlobalCpConfig): Promise<RunningGlob
     registry,
     offlineAfterMissed: config.offlineAfterMissed,
     ...(federation ? { inventory: federation.inventory } : {}),
+    ...(config.nats?.accountSeed ? { natsAuth: { accountSeed: config.nats.accountSeed, names: natsNames(config.nats.federationId) } } : {}),
   });
   try {
     await app.listen({ host: config.listen.host, port: config.listen.port });

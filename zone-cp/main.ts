@@ -1,5 +1,6 @@
 import { sleep } from '../core/sleep.js';
-import { Events, connect, type NatsConnection } from 'nats';
+import { Events, connect, jwtAuthenticator, type NatsConnection } from 'nats';
+import { loadCredentials, renewalDelayMs, requestCredentials, saveCredentials } from './nats-credentials.js';
 import type { FastifyInstance } from 'fastify';
 import { redactUrl, type ListenAddress } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
@@ -67,6 +68,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
   let refused: string | undefined;
   let stopping = false;
   let nats: NatsConnection | undefined;
+  let natsUp = false;
   let sync: ZoneSync | undefined;
   let lastSyncAt: Date | undefined;
   let snapshotSavedAt: Date | undefined;
@@ -107,18 +109,23 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
 
   // ---- inventory ----
   let inventory: InventoryPublisher | undefined;
+  let warnedUnplaced = '';
   const publishInventory = () => {
     if (!inventory || refused) return;
+    // Only once placement is known can the file be said to name tenants that are not placed here.
+    const unplaced = sync?.initialized() ? Object.keys(services.tenants).filter((t) => !tenants[t]).sort().join(',') : '';
+    if (unplaced && unplaced !== warnedUnplaced) log.warn({ tenants: unplaced.split(',') }, 'services file names tenants not placed in this zone; they are not published');
+    warnedUnplaced = unplaced;
     const ingress = config.ingressAddress ?? services.ingressAddress ?? null;
-    void inventory.publish(inventoriesFor(config.zone, Object.keys(tenants).sort(), services.tenants, ingress, new Date().toISOString()));
+    void inventory.publish(inventoriesFor(config.zone, Object.keys(tenants).sort(), services.tenants, ingress, new Date().toISOString())).then((ok) => {
+      if (!ok && !stopping) setTimeout(publishInventory, 2000).unref();
+    });
   };
   const stopWatchingFile = config.servicesFile
     ? watchServicesFile(
         config.servicesFile,
         (file) => {
           services = file;
-          const unplaced = Object.keys(file.tenants).filter((t) => !tenants[t]);
-          if (unplaced.length) log.warn({ tenants: unplaced }, 'services file names tenants not placed in this zone; they are not published');
           publishInventory();
         },
         (error) => log.error({ err: error.message }, 'services file rejected; keeping the last good one'),
@@ -132,27 +139,97 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
     const key = Object.keys(tenants).sort().join(',');
     if (key !== placedKey) {
       placedKey = key;
+      // A tenant placed here again may have had this zone's inventory removed meanwhile: write it all again.
+      inventory?.reset();
       publishInventory();
+    }
+  };
+
+  // ---- NATS credentials: off, or a user JWT the global CP signs for this zone's own key ----
+  let credentials = await loadCredentials(config.stateDir);
+  // Saved credentials mean NATS wants them; a zone that synced before without any ran without NATS authorization.
+  let natsAuth: 'unknown' | 'on' | 'off' = credentials ? 'on' : snapshot?.authenticatedTokenHash ? 'off' : 'unknown';
+  const renewCredentials = async (): Promise<boolean> => {
+    const outcome = await requestCredentials(config.globalUrl, config.zone, config.token, credentials);
+    if (outcome.status === 'disabled') natsAuth = 'off';
+    if (outcome.status !== 'ok') {
+      if (outcome.status !== 'disabled') log.warn({ reason: outcome.reason }, 'could not renew NATS credentials');
+      return outcome.status === 'disabled';
+    }
+    credentials = outcome.credentials;
+    natsAuth = 'on';
+    await saveCredentials(config.stateDir, credentials);
+    log.info({ tenants: credentials.tenants, expiresAt: credentials.expiresAt }, 'NATS credentials renewed');
+    return true;
+  };
+  /** New permissions apply from the next connection: renew, then reconnect. */
+  const renewAndReconnect = async () => {
+    if (natsAuth !== 'on' || refused) return;
+    if (await renewCredentials()) await nats?.reconnect();
+  };
+  const credentialRenewal = async () => {
+    while (!stopping && !refused) {
+      await sleep(credentials ? renewalDelayMs(credentials.expiresAt, Date.now()) : 60_000, lifetime.signal);
+      if (!stopping) await renewAndReconnect().catch((error: Error) => log.warn({ err: error.message }, 'credential renewal failed'));
     }
   };
 
   // ---- NATS ----
   const startSync = async () => {
     while (!trusted() && !stopping && !refused) await sleep(200, lifetime.signal);
+    // Learn whether NATS wants credentials; a saved, unexpired identity lets a restart proceed while the global CP is away.
+    for (let failures = 0; !stopping && !refused; failures++) {
+      if (await renewCredentials()) break;
+      if (natsAuth === 'off') break;
+      if (natsAuth === 'on' && credentials && Date.parse(credentials.expiresAt) > Date.now()) break;
+      await sleep(retryDelayMs(failures, 500, 30_000), lifetime.signal);
+    }
     if (stopping || refused) return;
-    const nc = await connect(natsConnectionOptions(config.natsUrl, `meshfed-zone-cp-${config.zone}`));
+    const auth =
+      natsAuth === 'on' && credentials
+        ? {
+            authenticator: jwtAuthenticator(
+              () => credentials!.jwt,
+              () => new TextEncoder().encode(credentials!.seed),
+            ),
+            inboxPrefix: credentials.inboxPrefix,
+          }
+        : undefined;
+    if (auth) background.push(credentialRenewal());
+    const nc = await connect(natsConnectionOptions(config.natsUrl, `meshfed-zone-cp-${config.zone}`, auth));
     if (stopping) return nc.close();
     nats = nc;
+    natsUp = true;
     log.info({ nats: redactUrl(config.natsUrl) }, 'connected to NATS');
     inventory = new InventoryPublisher(config.zone, nc, names, log);
-    sync = new ZoneSync({ zone: config.zone, nats: nc, names, log, tenants, onChange });
+    sync = new ZoneSync({
+      zone: config.zone,
+      nats: nc,
+      names,
+      log,
+      tenants,
+      onChange,
+      onBucketReplaced: (tenant) => {
+        inventory?.reset(tenant);
+        publishInventory();
+      },
+      beforeWatching: async (placed) => {
+        if (natsAuth === 'on' && credentials && placed.join(',') !== [...credentials.tenants].sort().join(',')) await renewAndReconnect();
+      },
+    });
     sync.start();
     publishInventory();
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === Events.Disconnect) log.warn('NATS disconnected; serving what we have');
+        if (s.type === Events.Disconnect) {
+          natsUp = false;
+          log.warn('NATS disconnected; serving what we have');
+        }
         if (s.type === Events.Reconnect) {
+          natsUp = true;
           log.info('NATS reconnected');
+          // Re-open the watches at once rather than wait for the consumers to notice missed heartbeats.
+          sync?.restartWatches();
           inventory?.reset();
           publishInventory();
         }
@@ -207,7 +284,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
         if (snapshot) return { ready: true, reason: 'serving the saved snapshot' };
         return { ready: false, reason: nats ? 'initial sync in progress' : 'waiting for NATS and the global CP' };
       },
-      natsConnected: () => nats !== undefined && !nats.isClosed() && !refused,
+      natsConnected: () => natsUp && nats !== undefined && !nats.isClosed() && !refused,
       authenticated: () => authenticated && !refused,
       tenants: () => tenants,
       lastSyncAt: () => lastSyncAt,

@@ -1,4 +1,4 @@
-import type { JetStreamClient, JetStreamManager, KV, NatsConnection } from 'nats';
+import type { Authenticator, JetStreamClient, JetStreamManager, KV, NatsConnection } from 'nats';
 
 export interface BucketWrites {
   puts: Array<[key: string, value: string]>;
@@ -44,10 +44,11 @@ export async function destroyBucket(jsm: JetStreamManager, bucket: string): Prom
 }
 
 /** Connection options for a control plane: reconnect forever, with jitter so many zones coming back at once do not stampede. */
-export function natsConnectionOptions(servers: string, name: string) {
+export function natsConnectionOptions(servers: string, name: string, auth?: { authenticator: Authenticator; inboxPrefix?: string }) {
   return {
     servers,
     name,
+    ...(auth ? { authenticator: auth.authenticator, ...(auth.inboxPrefix ? { inboxPrefix: auth.inboxPrefix } : {}) } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
     reconnectJitter: 1000,

@@ -36,8 +36,9 @@ export function classifyTenantKey(key: string):
   | { type: 'unknown' } {
   if (key === TENANT_STATE_KEY) return { type: 'tenant' };
   if (key.startsWith(POLICY_KEY_PREFIX)) {
-    const [kind, name] = key.slice(POLICY_KEY_PREFIX.length).split('.');
-    if (kind && name) return { type: 'policy', kind, name };
+    // Kinds and DNS-1123 names hold no dots: anything but exactly two segments is not a policy key.
+    const segments = key.slice(POLICY_KEY_PREFIX.length).split('.');
+    if (segments.length === 2 && segments[0] && segments[1]) return { type: 'policy', kind: segments[0], name: segments[1] };
   }
   if (key.startsWith(INVENTORY_KEY_PREFIX)) return { type: 'inventory', zone: key.slice(INVENTORY_KEY_PREFIX.length) };
   return { type: 'unknown' };

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,7 +19,7 @@ interface Recipe {
   name: string;
   binary: string;
   scheme: string;
-  args: (port: number, dataDir: string) => string[];
+  args: (port: number, dataDir: string) => string[] | Promise<string[]>;
   installHint: string;
 }
 
@@ -32,16 +32,23 @@ const REDIS: Recipe = {
   installHint: 'apt-get install -y redis-server',
 };
 
-const NATS: Recipe = {
+/** nats-server with JetStream on loopback; `authConfig` (see core/federation/nats-auth.ts) turns on per-user authorization. */
+const nats = (authConfig?: string): Recipe => ({
   name: 'nats',
   binary: 'nats-server',
   scheme: 'nats',
-  args: (port, dir) => ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '-n', `meshfed-local-${port}`],
+  args: async (port, dir) => {
+    const config = join(dir, 'nats-server.conf');
+    const lines = [`listen: "127.0.0.1:${port}"`, `server_name: "meshfed-local-${port}"`, `jetstream { store_dir: ${JSON.stringify(dir)} }`];
+    if (authConfig) lines.push(authConfig);
+    await writeFile(config, `${lines.join('\n')}\n`, { mode: 0o600 });
+    return ['-c', config];
+  },
   installHint: 'apt-get install -y nats-server',
-};
+});
 
 export const startLocalRedis = (dataDir: string, port?: number) => startService(REDIS, dataDir, port);
-export const startLocalNats = (dataDir: string, port?: number) => startService(NATS, dataDir, port);
+export const startLocalNats = (dataDir: string, port?: number, authConfig?: string) => startService(nats(authConfig), dataDir, port);
 
 async function startService(recipe: Recipe, dataDir: string, fixedPort?: number): Promise<LocalService> {
   await mkdir(dataDir, { recursive: true });
@@ -59,7 +66,7 @@ async function startService(recipe: Recipe, dataDir: string, fixedPort?: number)
 }
 
 async function launch(recipe: Recipe, dataDir: string, port: number): Promise<LocalService> {
-  const child = spawn(recipe.binary, recipe.args(port, dataDir), { cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(recipe.binary, await recipe.args(port, dataDir), { cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const exited = new Promise<never>((_, reject) => {

@@ -7,6 +7,7 @@ import { ConfigError } from '../../core/errors.js';
 import { generateToken } from '../../tenants/tokens.js';
 import { freePort } from './free-port.js';
 import { startLocalNats, startLocalRedis, type LocalService } from './services.js';
+import { ensureNatsAuthority } from './nats-authority.js';
 
 export interface UpOptions {
   dataDir: string;
@@ -45,8 +46,9 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
     started.push(redis);
     options.say(`  redis      ${redis.url}  (data in ${redis.dataDir})`);
 
-    options.say('starting nats-server -js …');
-    const nats = await startLocalNats(join(dataDir, 'nats'));
+    options.say('starting nats-server -js (with per-zone authorization) …');
+    const natsAuth = await ensureNatsAuthority(join(dataDir, 'nats-auth'));
+    const nats = await startLocalNats(join(dataDir, 'nats'), undefined, natsAuth.serverConfig);
     started.push(nats);
     options.say(`  nats       ${nats.url}  (JetStream data in ${nats.dataDir})`);
 
@@ -63,7 +65,7 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
       adminToken,
       logLevel: options.logLevel,
       version: options.version,
-      nats: { url: nats.url, federationId: 'meshfed', reconcileIntervalMs: 60_000 },
+      nats: { url: nats.url, federationId: 'meshfed', reconcileIntervalMs: 60_000, accountSeed: natsAuth.authority.accountSeed },
     });
     started.push(globalCp);
     options.say(`  global CP  ${globalCp.url}`);

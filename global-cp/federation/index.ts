@@ -1,4 +1,5 @@
-import { Events, connect, type NatsConnection } from 'nats';
+import { Events, connect, jwtAuthenticator, type NatsConnection } from 'nats';
+import { controlPlaneIdentity } from '../../core/federation/nats-auth.js';
 import type { Registry } from 'prom-client';
 import { Value } from '@sinclair/typebox/value';
 import { natsConnectionOptions, openBucket } from '../../core/federation/kv.js';
@@ -18,6 +19,8 @@ export interface FederationOptions {
   reconcileIntervalMs: number;
   log: Logger;
   registry: Registry;
+  /** With NATS authorization on: the federation account's key, to sign the global CP's own identity. */
+  accountSeed?: string;
 }
 
 export interface Federation {
@@ -42,7 +45,10 @@ export function startFederation(options: FederationOptions): Federation {
   let stopped = false;
 
   const ready = (async () => {
-    const nc = await connect(natsConnectionOptions(options.natsUrl, 'meshfed-global-cp'));
+    const identity = options.accountSeed ? await controlPlaneIdentity(options.accountSeed) : undefined;
+    const nc = await connect(
+      natsConnectionOptions(options.natsUrl, 'meshfed-global-cp', identity ? { authenticator: jwtAuthenticator(identity.jwt, identity.seed) } : undefined),
+    );
     if (stopped) {
       await nc.close();
       return;
@@ -64,15 +70,16 @@ export function startFederation(options: FederationOptions): Federation {
   const inventory: InventoryReader = {
     async tenantInventories(tenant) {
       if (!nats) return [];
-      let kv;
-      try {
-        kv = await openBucket(nats.jetstream(), names.tenantBucket(tenant), false);
-      } catch {
-        return []; // not published yet
-      }
+      const kv = await openBucket(nats.jetstream(), names.tenantBucket(tenant), false);
       const found: ZoneInventory[] = [];
       const keys: string[] = [];
-      for await (const key of await kv.keys(`${INVENTORY_KEY_PREFIX}>`)) keys.push(key);
+      try {
+        for await (const key of await kv.keys(`${INVENTORY_KEY_PREFIX}>`)) keys.push(key);
+      } catch (error) {
+        // Binding never asks the server: a bucket not published yet (or lost) shows up here.
+        if (/stream not found/i.test((error as Error).message)) return [];
+        throw error;
+      }
       for (const key of keys) {
         const entry = await kv.get(key);
         if (entry?.operation !== 'PUT') continue;

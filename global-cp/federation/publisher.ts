@@ -212,6 +212,8 @@ export class FederationPublisher {
   async reconcile(): Promise<number> {
     const { store, names, log } = this.options;
     this.jsm ??= await this.options.nats.jetstreamManager();
+    // A bucket deleted behind our back must be created again, not written through a stale handle.
+    this.buckets.clear();
     let repairs = 0;
     const tenants = await store.listTenants();
     for (const tenant of tenants) {

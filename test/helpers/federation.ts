@@ -8,7 +8,9 @@ import { startZoneCp, type RunningZoneCp, type ZoneCpConfig } from '../../zone-c
 import { ADMIN_TOKEN } from './global-cp.js';
 
 /** A global CP with federation on, with its own Redis prefix and federation id (so NATS buckets are its own too). */
-export async function startFederatedGlobalCp(options: { natsUrl?: string; prefix?: string; federationId?: string; reconcileIntervalMs?: number } = {}): Promise<RunningGlobalCp & { federationId: string; natsUrl: string }> {
+export async function startFederatedGlobalCp(
+  options: { natsUrl?: string; prefix?: string; federationId?: string; reconcileIntervalMs?: number; accountSeed?: string } = {},
+): Promise<RunningGlobalCp & { federationId: string; natsUrl: string }> {
   const federationId = options.federationId ?? `t${randomBytes(4).toString('hex')}`;
   const natsUrl = options.natsUrl ?? inject('natsUrl');
   const running = await startGlobalCp({
@@ -18,7 +20,7 @@ export async function startFederatedGlobalCp(options: { natsUrl?: string; prefix
     adminToken: ADMIN_TOKEN,
     logLevel: 'silent',
     version: 'test',
-    nats: { url: natsUrl, federationId, reconcileIntervalMs: options.reconcileIntervalMs ?? 60_000 },
+    nats: { url: natsUrl, federationId, reconcileIntervalMs: options.reconcileIntervalMs ?? 60_000, ...(options.accountSeed ? { accountSeed: options.accountSeed } : {}) },
     offlineAfterMissed: 3,
   });
   await running.federation!.ready;

@@ -21,7 +21,9 @@ export class InventoryPublisher {
     private readonly log: Logger,
   ) {}
 
-  async publish(inventories: ZoneInventory[]): Promise<void> {
+  /** Publishes what changed; false if some tenant could not be written (the caller retries). */
+  async publish(inventories: ZoneInventory[]): Promise<boolean> {
+    let ok = true;
     for (const inventory of inventories) {
       // Compare without the timestamp, so an unchanged inventory is not republished.
       const fingerprint = canonicalJson({ ...inventory, publishedAt: '' });
@@ -33,8 +35,10 @@ export class InventoryPublisher {
         this.log.info({ tenant: inventory.tenant, services: inventory.services.length }, 'published inventory');
       } catch (error) {
         this.log.warn({ tenant: inventory.tenant, err: (error as Error).message }, 'could not publish inventory; will retry');
+        ok = false;
       }
     }
+    return ok;
   }
 
   /** Forget what was published (after a reconnect or a re-placement), so the next publish writes everything again. */

@@ -36,13 +36,17 @@ export async function loadSnapshot(stateDir: string, zone: string): Promise<Zone
 
 /** Writes atomically: a temporary file, fsync, rename, fsync of the directory — a crash leaves the old or the new snapshot, never half of one. */
 export async function saveSnapshot(stateDir: string, snapshot: ZoneSnapshot): Promise<void> {
-  const path = snapshotPath(stateDir);
+  await writeFileAtomically(snapshotPath(stateDir), JSON.stringify(snapshot));
+}
+
+/** Replaces `path` with `content` (mode 0600) so that a crash leaves the old or the new file, never a mix. */
+export async function writeFileAtomically(path: string, content: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const file = await open(tmp, 'w', 0o600);
     try {
-      await file.writeFile(JSON.stringify(snapshot));
+      await file.writeFile(content);
       await file.sync();
     } finally {
       await file.close();

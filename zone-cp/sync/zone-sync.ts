@@ -1,6 +1,6 @@
 import { sleep } from '../../core/sleep.js';
 import { Value } from '@sinclair/typebox/value';
-import type { JetStreamClient, KvEntry, NatsConnection, QueuedIterator } from 'nats';
+import type { JetStreamClient, KvEntry, NatsConnection, QueuedIterator, Subscription } from 'nats';
 import { openBucket } from '../../core/federation/kv.js';
 import type { NatsNames } from '../../core/federation/names.js';
 import { Placement } from '../../core/schemas/federation.js';
@@ -16,6 +16,12 @@ export interface ZoneSyncOptions {
   tenants: Record<string, TenantView>;
   /** Called after every applied change. */
   onChange: () => void;
+  /** Called with the placed tenants before their buckets are watched (e.g. to renew NATS permissions). */
+  beforeWatching?: (tenants: string[]) => Promise<void>;
+  /** Called when a tenant's view starts over from a new bucket (whatever this zone wrote into the old one is gone). */
+  onBucketReplaced?: (tenant: string) => void;
+  /** How often to check that watched buckets are still the ones the watches were opened on. */
+  bucketCheckIntervalMs?: number;
 }
 
 interface Watcher {
@@ -23,7 +29,12 @@ interface Watcher {
   initialized: boolean;
   iterator: QueuedIterator<KvEntry> | undefined;
   done: Promise<void>;
+  /** JetStream's advisory that the bucket was created (again). */
+  recreated: Subscription;
 }
+
+/** The advisory JetStream publishes when a bucket's stream is created — also when it is created again. */
+export const bucketCreatedAdvisory = (bucket: string) => `$JS.EVENT.ADVISORY.STREAM.CREATED.KV_${bucket}`;
 
 /** Backoff with full jitter, so many zones coming back at once spread out. */
 export function retryDelayMs(failures: number, baseMs = 250, capMs = 10_000): number {
@@ -40,7 +51,10 @@ export class ZoneSync {
   private stopping = false;
   private placementKnown = false;
   private placementIterator: QueuedIterator<KvEntry> | undefined;
+  private placementCreated = '';
   private placementLoop: Promise<void> | undefined;
+  private bucketCheck: NodeJS.Timeout | undefined;
+  private placementRecreated: Subscription | undefined;
   private readonly watchers = new Map<string, Watcher>();
   private readonly js: JetStreamClient;
   private readonly lifetime = new AbortController();
@@ -60,11 +74,60 @@ export class ZoneSync {
 
   start(): void {
     this.placementLoop ??= this.watchPlacement();
+    // Re-created buckets are caught by advisories at once; this slow check covers missed advisories.
+    this.bucketCheck ??= setInterval(() => void this.checkBuckets(), this.options.bucketCheckIntervalMs ?? 30_000);
+    this.placementRecreated ??= this.onRecreated(this.options.names.placementBucket, () => this.placementIterator?.stop());
+  }
+
+  /** Ends the watch when its bucket is created again (NATS rebuilt from Redis), so it re-opens on the new one. */
+  private onRecreated(bucket: string, reopen: () => void): Subscription {
+    return this.options.nats.subscribe(bucketCreatedAdvisory(bucket), {
+      callback: (error) => {
+        if (error) return;
+        this.options.log.warn({ bucket }, 'bucket was created again; re-opening its watch');
+        reopen();
+      },
+    });
+  }
+
+  /** Ends every open watch; each loop opens it again, resuming after what it applied (e.g. after a NATS reconnect). */
+  restartWatches(): void {
+    this.placementIterator?.stop();
+    for (const watcher of this.watchers.values()) watcher.iterator?.stop();
+  }
+
+  /**
+   * A bucket deleted and created again under an open watch (NATS rebuilt from
+   * Redis) leaves the watch silent: compare creation times and re-open.
+   */
+  private async checkBuckets(): Promise<void> {
+    const { names, tenants, log } = this.options;
+    try {
+      const placement = await openBucket(this.js, names.placementBucket, false);
+      const created = String((await placement.status()).streamInfo.created);
+      if (this.placementCreated && created !== this.placementCreated) {
+        log.warn('placement bucket was re-created; re-opening the watch');
+        this.placementIterator?.stop();
+      }
+      for (const [name, watcher] of this.watchers) {
+        const kv = await openBucket(this.js, names.tenantBucket(name), false);
+        const tenantCreated = String((await kv.status()).streamInfo.created);
+        const seen = tenants[name]?.bucketCreated;
+        if (seen && tenantCreated !== seen) {
+          log.warn({ tenant: name }, 'tenant bucket was re-created; re-opening the watch');
+          watcher.iterator?.stop();
+        }
+      }
+    } catch {
+      // A bucket missing, or NATS away: the watch loops retry on their own.
+    }
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     this.lifetime.abort();
+    if (this.bucketCheck) clearInterval(this.bucketCheck);
+    this.placementRecreated?.unsubscribe();
     this.placementIterator?.stop();
     for (const name of [...this.watchers.keys()]) await this.stopWatcher(name);
     await this.placementLoop;
@@ -76,6 +139,7 @@ export class ZoneSync {
     while (!this.stopping) {
       try {
         const kv = await openBucket(this.js, names.placementBucket, false);
+        this.placementCreated = String((await kv.status()).streamInfo.created);
         const iterator = await kv.watch({
           key: zone,
           initializedFn: () => {
@@ -105,6 +169,7 @@ export class ZoneSync {
   private async applyPlacement(placed: Array<{ name: string; trustDomain: string }>): Promise<void> {
     const { tenants, log } = this.options;
     const wanted = new Set(placed.map((t) => t.name));
+    await this.options.beforeWatching?.([...wanted].sort()).catch((error: Error) => log.warn({ err: error.message }, 'could not prepare for the new placement'));
     for (const name of Object.keys(tenants)) {
       if (wanted.has(name)) continue;
       await this.stopWatcher(name);
@@ -122,7 +187,8 @@ export class ZoneSync {
   }
 
   private startWatcher(name: string): void {
-    const watcher: Watcher = { stopped: false, initialized: false, iterator: undefined, done: Promise.resolve() };
+    const watcher: Watcher = { stopped: false, initialized: false, iterator: undefined, done: Promise.resolve(), recreated: undefined as unknown as Subscription };
+    watcher.recreated = this.onRecreated(this.options.names.tenantBucket(name), () => watcher.iterator?.stop());
     watcher.done = this.watchTenant(name, watcher);
     this.watchers.set(name, watcher);
   }
@@ -131,6 +197,7 @@ export class ZoneSync {
     const watcher = this.watchers.get(name);
     if (!watcher) return;
     watcher.stopped = true;
+    watcher.recreated.unsubscribe();
     watcher.iterator?.stop();
     this.watchers.delete(name);
     await watcher.done;
@@ -148,8 +215,10 @@ export class ZoneSync {
         if (view.bucketCreated !== created || view.sequence > info.state.last_seq) {
           // A new bucket (the tenant was re-created) restarts its sequence: start this view over.
           if (view.sequence > 0) log.warn({ tenant: name }, 'tenant bucket was re-created; resyncing from scratch');
+          const replaced = view.bucketCreated !== '';
           view = { ...emptyTenantView(name, view.trustDomain), bucketCreated: created };
           tenants[name] = view;
+          if (replaced) this.options.onBucketReplaced?.(name);
         }
         const resume = view.sequence > 0 ? { resumeFromRevision: view.sequence + 1 } : {};
         const iterator = await kv.watch({

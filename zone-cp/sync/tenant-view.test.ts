@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import type { ZoneInventory } from '../../core/schemas/federation.js';
+import type { PolicyDocument } from '../../core/schemas/policies/index.js';
+import { applyTenantEntry, emptyTenantView, type TenantEntry, type TenantView } from './tenant-view.js';
+
+const policy = (kind: string, name: string, resourceVersion: string, request = '5s'): PolicyDocument =>
+  ({
+    apiVersion: 'meshfed.io/v1alpha1',
+    kind,
+    metadata: { name, tenant: 'acme', labels: {}, resourceVersion, generation: 1, creationTimestamp: '2025-01-01T00:00:00.000Z' },
+    spec: { targetRef: { kind: 'Service', name, namespace: 'default' }, request },
+  }) as PolicyDocument;
+
+const inventory = (zone: string, services = 0): ZoneInventory => ({
+  zone,
+  tenant: 'acme',
+  ingressAddress: `${zone}.example:10001`,
+  services: Array.from({ length: services }, (_, i) => ({ namespace: 'default', name: `svc-${i}`, ports: [{ port: 80 }], localities: [] })),
+  publishedAt: '2025-01-01T00:00:00.000Z',
+});
+
+const put = (key: string, sequence: number, value: unknown): TenantEntry => ({ key, operation: 'PUT', sequence, value });
+const del = (key: string, sequence: number, operation: 'DEL' | 'PURGE' = 'DEL'): TenantEntry => ({ key, operation, sequence });
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** A view with a tenant state, one policy and one inventory, at sequence 3. */
+function populated(): TenantView {
+  let view = emptyTenantView('acme', 'acme.mesh');
+  view = applyTenantEntry(view, put('policy.Timeout.web', 1, policy('Timeout', 'web', '10')));
+  view = applyTenantEntry(view, put('inventory.eu-1', 2, inventory('eu-1', 1)));
+  view = applyTenantEntry(view, put('tenant', 3, { name: 'acme', trustDomain: 'acme.mesh', zones: ['eu-1', 'us-1'], revision: 4 }));
+  return view;
+}
+
+describe('emptyTenantView', () => {
+  it('starts at revision and sequence 0 with nothing in it', () => {
+    expect(emptyTenantView('acme', 'acme.mesh')).toEqual({
+      name: 'acme',
+      trustDomain: 'acme.mesh',
+      zones: [],
+      revision: 0,
+      sequence: 0,
+      bucketCreated: '',
+      policies: {},
+      inventories: {},
+    });
+  });
+});
+
+describe('applyTenantEntry', () => {
+  it('applies a tenant state: revision, trust domain and zones, and the sequence', () => {
+    const view = applyTenantEntry(emptyTenantView('acme', 'old.mesh'), put('tenant', 7, { name: 'acme', trustDomain: 'acme.mesh', zones: ['eu-1'], revision: 12 }));
+    expect(view).toMatchObject({ revision: 12, trustDomain: 'acme.mesh', zones: ['eu-1'], sequence: 7 });
+  });
+
+  it('stores a policy under Kind/name, and replaces it on a later PUT', () => {
+    let view = applyTenantEntry(emptyTenantView('acme', 'acme.mesh'), put('policy.Timeout.web', 1, policy('Timeout', 'web', '10')));
+    expect(Object.keys(view.policies)).toEqual(['Timeout/web']);
+    expect(view.policies['Timeout/web']!.metadata.resourceVersion).toBe('10');
+    view = applyTenantEntry(view, put('policy.Timeout.web', 2, policy('Timeout', 'web', '11', '9s')));
+    expect(view.policies['Timeout/web']!.metadata.resourceVersion).toBe('11');
+    expect(view.policies['Timeout/web']!.spec).toMatchObject({ request: '9s' });
+    expect(view.sequence).toBe(2);
+  });
+
+  it('removes a policy on DEL and on PURGE', () => {
+    const withTwo = applyTenantEntry(populated(), put('policy.Retry.api', 4, policy('Retry', 'api', '12')));
+    const afterDel = applyTenantEntry(withTwo, del('policy.Timeout.web', 5));
+    expect(Object.keys(afterDel.policies)).toEqual(['Retry/api']);
+    const afterPurge = applyTenantEntry(afterDel, del('policy.Retry.api', 6, 'PURGE'));
+    expect(afterPurge.policies).toEqual({});
+    expect(afterPurge.sequence).toBe(6);
+  });
+
+  it('stores a zone\'s inventory under its zone, and removes it on DEL and PURGE', () => {
+    let view = applyTenantEntry(populated(), put('inventory.us-1', 4, inventory('us-1', 2)));
+    expect(Object.keys(view.inventories).sort()).toEqual(['eu-1', 'us-1']);
+    expect(view.inventories['us-1']!.services).toHaveLength(2);
+    view = applyTenantEntry(view, del('inventory.eu-1', 5));
+    expect(Object.keys(view.inventories)).toEqual(['us-1']);
+    view = applyTenantEntry(view, del('inventory.us-1', 6, 'PURGE'));
+    expect(view.inventories).toEqual({});
+  });
+
+  it('keeps revision, trust domain and zones on a DEL of the tenant key', () => {
+    const view = applyTenantEntry(populated(), del('tenant', 4));
+    expect(view).toMatchObject({ revision: 4, trustDomain: 'acme.mesh', zones: ['eu-1', 'us-1'], sequence: 4 });
+  });
+
+  it('ignores entries at or below the sequence already applied', () => {
+    const view = populated();
+    expect(applyTenantEntry(view, del('policy.Timeout.web', 3))).toBe(view);
+    expect(applyTenantEntry(view, put('tenant', 2, { name: 'acme', trustDomain: 'x.mesh', zones: [], revision: 99 }))).toBe(view);
+    expect(applyTenantEntry(view, put('policy.Retry.api', 1, policy('Retry', 'api', '1')))).toBe(view);
+    expect(view.policies['Timeout/web']).toBeDefined();
+    expect(view.revision).toBe(4);
+  });
+
+  it('ignores a malformed tenant state but moves the sequence on', () => {
+    const view = populated();
+    for (const value of [undefined, null, 'x', { name: 'acme', trustDomain: 'acme.mesh', zones: [], revision: 'five' }, { revision: 9 }]) {
+      const next = applyTenantEntry(view, put('tenant', 10, value));
+      expect(next).toMatchObject({ revision: 4, trustDomain: 'acme.mesh', zones: ['eu-1', 'us-1'], sequence: 10 });
+    }
+  });
+
+  it('ignores a malformed policy value, keeping the policy it had', () => {
+    const view = populated();
+    for (const value of [undefined, null, 42, 'text', { kind: 'Timeout' }, { metadata: {}, spec: {} }]) {
+      const next = applyTenantEntry(view, put('policy.Timeout.web', 10, value));
+      expect(next.policies).toEqual(view.policies);
+      expect(next.sequence).toBe(10);
+    }
+    expect(applyTenantEntry(view, put('policy.Retry.new', 10, null)).policies).not.toHaveProperty('Retry/new');
+  });
+
+  it('ignores a malformed inventory value, keeping the inventory it had', () => {
+    const view = populated();
+    const { services: _services, ...missingServices } = inventory('eu-1');
+    for (const value of [undefined, 'x', { zone: 'eu-1' }, missingServices, { ...inventory('eu-1'), ingressAddress: 5 }]) {
+      const next = applyTenantEntry(view, put('inventory.eu-1', 10, value));
+      expect(next.inventories).toEqual(view.inventories);
+      expect(next.sequence).toBe(10);
+    }
+  });
+
+  it('ignores keys it does not recognise, moving only the sequence', () => {
+    const view = populated();
+    const next = applyTenantEntry(view, put('something-else', 10, { a: 1 }));
+    expect(next).toEqual({ ...view, sequence: 10 });
+  });
+
+  it('does not let a key that merely starts like a policy key touch that policy', () => {
+    // "policy.Timeout.web.x" is not the key of Timeout/web (policy names have no dots). The publisher's
+    // repair deletes such a stray key; that DEL must not take Timeout/web out of the zone's view.
+    const view = populated();
+    expect(applyTenantEntry(view, del('policy.Timeout.web.x', 10)).policies).toEqual(view.policies);
+    expect(applyTenantEntry(view, put('policy.Timeout.web.x', 10, policy('Timeout', 'other', '99'))).policies).toEqual(view.policies);
+  });
+
+  it('never changes the view it is given', () => {
+    const view = deepFreeze(populated());
+    const copy = structuredClone(view);
+    const entries: TenantEntry[] = [
+      put('tenant', 10, { name: 'acme', trustDomain: 'acme.mesh', zones: [], revision: 5 }),
+      put('policy.Timeout.web', 11, policy('Timeout', 'web', '20')),
+      put('policy.Retry.api', 12, policy('Retry', 'api', '21')),
+      del('policy.Timeout.web', 13),
+      put('inventory.us-1', 14, inventory('us-1')),
+      del('inventory.eu-1', 15, 'PURGE'),
+    ];
+    // A frozen view throws on any write in strict mode, and must still equal its copy.
+    for (const entry of entries) expect(() => applyTenantEntry(view, entry)).not.toThrow();
+    expect(view).toEqual(copy);
+  });
+
+  it('returns views that share nothing mutable with their predecessor', () => {
+    const before = populated();
+    const after = applyTenantEntry(before, put('policy.Retry.api', 4, policy('Retry', 'api', '12')));
+    expect(after.policies).not.toBe(before.policies);
+    expect(before.policies).not.toHaveProperty('Retry/api');
+    const afterInventory = applyTenantEntry(after, put('inventory.us-1', 5, inventory('us-1')));
+    expect(afterInventory.inventories).not.toBe(after.inventories);
+    expect(after.inventories).not.toHaveProperty('us-1');
+  });
+});
