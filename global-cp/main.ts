@@ -79,7 +79,10 @@ export async function startGlobalCp(config: GlobalCpConfig): Promise<RunningGlob
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     federation,
     async stop() {
+      // In-flight requests get a grace period; then keep-alive connections are cut rather than waited out (~72 s).
+      const cut = setTimeout(() => app.server.closeAllConnections(), 5000);
       await app.close();
+      clearTimeout(cut);
       await federation?.stop();
       await store.close();
     },

@@ -161,12 +161,15 @@ export class FederationPublisher {
       const tenant = await store.getTenant(name);
       if (!tenant) continue; // deleted since; its tenant change handles the bucket
       const kv = await this.bucket(names.tenantBucket(name));
-      for (const field of change.fields) {
-        const [kind, policyName] = field.split('/') as [string, string];
-        const policy = await store.getPolicy(name, kind, policyName);
-        if (policy) await kv.put(policyKey(kind, policyName), policyValue(policy));
-        else await kv.delete(policyKey(kind, policyName));
-      }
+      const fields = [...change.fields].map((field) => field.split('/') as [string, string]);
+      const policies = await Promise.all(fields.map(([kind, policyName]) => store.getPolicy(name, kind, policyName)));
+      // Sent back to back on one connection, the writes keep their order in the stream; only the acks are awaited together.
+      await Promise.all(
+        fields.map(([kind, policyName], i) => {
+          const policy = policies[i];
+          return policy ? kv.put(policyKey(kind, policyName), policyValue(policy)) : kv.delete(policyKey(kind, policyName));
+        }),
+      );
       // Last, so a zone that sees this revision has every change up to it.
       await kv.put(TENANT_STATE_KEY, tenantStateValue(tenant, change.revision));
     }

@@ -253,7 +253,11 @@ export class RedisStore {
 
   async getPolicy(tenant: string, kind: string, name: string): Promise<PolicyRecord | undefined> {
     const field = policyField(kind, name);
-    const [doc, meta] = await Promise.all([this.redis.hget(this.keys.policies(tenant), field), this.redis.hget(this.keys.policyMeta(tenant), field)]);
+    // One transaction, so the document and its resourceVersion always belong to the same write.
+    const [[, doc], [, meta]] = (await this.redis.multi().hget(this.keys.policies(tenant), field).hget(this.keys.policyMeta(tenant), field).exec()) as [
+      [null, string | null],
+      [null, string | null],
+    ];
     return doc && meta ? policyFrom(tenant, field, doc, meta) : undefined;
   }
 
