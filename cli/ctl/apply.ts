@@ -27,12 +27,22 @@ const preconditionOf = (doc: Record<string, unknown>): Record<string, string> =>
  * A failing document is reported and the rest still go; the count of failures is returned.
  */
 export async function applyDocuments(client: ApiClient, docs: ManifestDocument[], options: ApplyOptions): Promise<number> {
+  return forEachDocument(applyOrder(docs), options, async (doc) =>
+    doc.kind === 'Zone' ? applyZone(client, doc, options) : doc.kind === 'Tenant' ? applyTenant(client, doc) : applyPolicy(client, doc),
+  );
+}
+
+/**
+ * Runs `act` on each document and prints "<kind>/<name> <outcome>"; an API
+ * failure is reported with its details and the rest still go. Returns the
+ * number of failures.
+ */
+async function forEachDocument(docs: ManifestDocument[], options: Pick<ApplyOptions, 'say' | 'warn'>, act: (doc: ManifestDocument) => Promise<string>): Promise<number> {
   let failures = 0;
-  for (const doc of applyOrder(docs)) {
+  for (const doc of docs) {
     const label = `${doc.kind.toLowerCase()}/${doc.name}${doc.tenant ? ` (tenant ${doc.tenant})` : ''}`;
     try {
-      const outcome = doc.kind === 'Zone' ? await applyZone(client, doc, options) : doc.kind === 'Tenant' ? await applyTenant(client, doc) : await applyPolicy(client, doc);
-      options.say(`${label} ${outcome}`);
+      options.say(`${label} ${await act(doc)}`);
     } catch (error) {
       if (!(error instanceof CtlError)) throw error;
       failures++;
@@ -91,19 +101,9 @@ async function applyPolicy(client: ApiClient, doc: ManifestDocument): Promise<st
 
 /** Deletes documents in reverse dependency order; a document already gone counts as deleted. */
 export async function deleteDocuments(client: ApiClient, docs: ManifestDocument[], options: ApplyOptions): Promise<number> {
-  let failures = 0;
-  for (const doc of applyOrder(docs).reverse()) {
-    const label = `${doc.kind.toLowerCase()}/${doc.name}${doc.tenant ? ` (tenant ${doc.tenant})` : ''}`;
+  return forEachDocument(applyOrder(docs).reverse(), options, async (doc) => {
     const path = doc.kind === 'Zone' ? `/zones/${doc.name}` : doc.kind === 'Tenant' ? `/tenants/${doc.name}` : `/tenants/${doc.tenant!}/policies/${doc.kind}/${doc.name}`;
-    try {
-      const response = await client.request('DELETE', path, undefined, { allow: [404] });
-      options.say(`${label} ${response.status === 404 ? 'not found' : 'deleted'}`);
-    } catch (error) {
-      if (!(error instanceof CtlError)) throw error;
-      failures++;
-      options.warn(`error: ${doc.source} ${label}: ${error.message}`);
-      for (const line of error.lines) options.warn(`  ${line}`);
-    }
-  }
-  return failures;
+    const response = await client.request('DELETE', path, undefined, { allow: [404] });
+    return response.status === 404 ? 'not found' : 'deleted';
+  });
 }
