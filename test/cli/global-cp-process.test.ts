@@ -120,5 +120,24 @@ describe('meshfed global-cp as a process', () => {
     const zones = await ctl(restarted.url, ['get', 'zones']);
     expect(zones.stdout).toMatch(/zone-a\s+eu-west\s+aws:eu-west-1\s+kubernetes\s+offline/);
     expect(restarted.proc.output).not.toContain(ADMIN);
+
+    // get -o yaml prints documents apply takes back unchanged.
+    const yamlDump = await ctl(restarted.url, ['get', 'policies', '--tenant', 'acme', '-o', 'yaml']);
+    const dumpFile = join(dir, 'dump.yaml');
+    await writeFile(dumpFile, yamlDump.stdout);
+    const reapplied = await ctl(restarted.url, ['apply', '-f', dumpFile]);
+    expect(reapplied.code).toBe(0);
+    expect(reapplied.stdout.trim().split('\n')).toHaveLength(6);
+    expect(reapplied.stdout.trim().split('\n').every((line) => line.endsWith('unchanged'))).toBe(true);
+
+    // delete -f removes what a file declares, policies before tenants before zones.
+    const deleted = await ctl(restarted.url, ['delete', '-f', 'deploy/examples/quickstart.yaml']);
+    expect(deleted.code).toBe(0);
+    const lines = deleted.stdout.trim().split('\n');
+    expect(lines).toHaveLength(11);
+    expect(lines.every((line) => line.endsWith(' deleted'))).toBe(true);
+    expect(lines.findIndex((l) => l.startsWith('tenant/'))).toBeGreaterThan(lines.findLastIndex((l) => l.includes('(tenant acme)')));
+    expect(lines.findIndex((l) => l.startsWith('zone/'))).toBeGreaterThan(lines.findLastIndex((l) => l.startsWith('tenant/')));
+    expect((await ctl(restarted.url, ['get', 'zones'])).stdout.trim()).toBe('No zones found.');
   }, 90_000);
 });
