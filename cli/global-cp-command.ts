@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { checkAdminToken, parseCount, parseDurationFlag, parseFederationId, parseListenAddress, parseUrl, readSecretFile } from '../core/config.js';
+import { checkAdminToken, readMasterKeyFile, parseCount, parseDurationFlag, parseFederationId, parseListenAddress, parseUrl, readSecretFile } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { meshfedVersion } from '../core/version.js';
@@ -16,6 +16,7 @@ interface GlobalCpFlags {
   reconcileInterval: string;
   zoneOfflineAfter: string;
   adminTokenFile?: string;
+  masterKeyFile?: string;
   logLevel: string;
 }
 
@@ -30,6 +31,7 @@ export function globalCpCommand(): Command {
     .addOption(new Option('--nats-account-seed-file <path>', 'turn on NATS authorization: the federation account key from `meshfed nats-auth init`').env('MESHFED_NATS_ACCOUNT_SEED_FILE'))
     .addOption(new Option('--reconcile-interval <duration>', 'how often NATS is repaired from Redis').env('MESHFED_RECONCILE_INTERVAL').default('60s'))
     .addOption(new Option('--zone-offline-after <n>', 'missed heartbeats after which a zone is offline').env('MESHFED_ZONE_OFFLINE_AFTER').default('3'))
+    .addOption(new Option('--master-key-file <path>', 'required: 32-byte key (hex or base64) that seals tenant CA keys at rest; e.g. openssl rand -hex 32').env('MESHFED_MASTER_KEY_FILE'))
     .addOption(new Option('--admin-token-file <path>', 'file holding the admin token (else MESHFED_ADMIN_TOKEN)').env('MESHFED_ADMIN_TOKEN_FILE'))
     .addOption(new Option('--log-level <level>', 'log level').env('MESHFED_LOG_LEVEL').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .addHelpText('after', '\nThe admin token comes from --admin-token-file or the MESHFED_ADMIN_TOKEN environment variable; it is never logged.')
@@ -42,11 +44,14 @@ export function globalCpCommand(): Command {
         const reconcileIntervalMs = parseDurationFlag('--reconcile-interval', flags.reconcileInterval, 1000);
         const offlineAfterMissed = parseCount('--zone-offline-after', flags.zoneOfflineAfter);
         const adminToken = resolveAdminToken(flags.adminTokenFile);
+        if (!flags.masterKeyFile) throw new ConfigError('no master key: pass --master-key-file (or MESHFED_MASTER_KEY_FILE); it seals tenant CA keys at rest. Make one: openssl rand -hex 32 > master.key && chmod 600 master.key');
+        const masterKey = readMasterKeyFile('--master-key-file', flags.masterKeyFile);
         const running = await startGlobalCp({
           listen,
           redisUrl: redis.toString(),
           redisPrefix: flags.redisPrefix,
           adminToken,
+          masterKey,
           logLevel: flags.logLevel,
           version: meshfedVersion(),
           offlineAfterMissed,

@@ -84,3 +84,15 @@ export function parseFederationId(value: string): string {
   if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(value)) throw new ConfigError(`--federation-id: "${value}" must be 1-32 lowercase letters, digits, - or _`);
   return value;
 }
+
+/**
+ * The master key that seals CA keys at rest: a file holding 32 bytes as 64 hex
+ * characters or as base64. Mode 600, like every secret file.
+ */
+export function readMasterKeyFile(flag: string, path: string): Buffer {
+  const text = readSecretFile(flag, path);
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  const decoded = /^[A-Za-z0-9+/_-]{43}=?$/.test(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0);
+  if (decoded.length === 32) return decoded;
+  throw new ConfigError(`${flag}: ${path} must hold a 32-byte key as 64 hex characters or base64 (e.g. openssl rand -hex 32)`);
+}

@@ -11,6 +11,8 @@ import { policyRoutes } from './routes/policies.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { zoneRoutes } from './routes/zones.js';
+import { pkiRoutes } from './routes/pki.js';
+import { CaKeeper } from './ca/ca-keeper.js';
 import { serviceRoutes, type InventoryReader } from './routes/services.js';
 import { DEFAULT_OFFLINE_AFTER_MISSED } from './federation/zone-status.js';
 import { ZONE_CREDENTIALS_TTL_SECONDS, natsCredentialRoutes } from './routes/nats-credentials.js';
@@ -22,6 +24,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export interface GlobalCpDeps {
   store: RedisStore;
   adminToken: string;
+  /** 32 bytes; seals tenant CA keys at rest. */
+  masterKey: Buffer;
   logLevel?: string;
   registry?: Registry;
   version?: string;
@@ -49,6 +53,7 @@ export async function buildGlobalCp(deps: GlobalCpDeps): Promise<GlobalCpApp> {
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
   const registry = deps.registry ?? createRegistry('global-cp');
+  const cas = new CaKeeper(deps.masterKey);
   const offlineAfterMissed = deps.offlineAfterMissed ?? DEFAULT_OFFLINE_AFTER_MISSED;
   installMetrics(app, registry, deps.store, offlineAfterMissed);
 
@@ -77,7 +82,8 @@ export async function buildGlobalCp(deps: GlobalCpDeps): Promise<GlobalCpApp> {
         store: deps.store,
         natsAuth: deps.natsAuth ? { ...deps.natsAuth, ttlSeconds: deps.natsAuth.ttlSeconds ?? ZONE_CREDENTIALS_TTL_SECONDS } : undefined,
       });
-      await api.register(tenantRoutes, { store: deps.store });
+      await api.register(tenantRoutes, { store: deps.store, cas });
+      await api.register(pkiRoutes, { store: deps.store, cas, registry });
       await api.register(tokenRoutes, { store: deps.store });
       await api.register(policyRoutes, { store: deps.store });
     },

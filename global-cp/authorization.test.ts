@@ -3,6 +3,8 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestGlobalCp, type TestGlobalCp } from '../test/helpers/global-cp.js';
 import { newUserKey } from '../core/federation/nats-auth.js';
+import { createCsr } from '../core/pki/authority.js';
+import { generateKeyPair } from '../core/pki/crypto.js';
 
 /**
  * Authorization matrix over every /api/v1 route: who may do what, and that
@@ -202,6 +204,22 @@ const ROUTES: RouteDef[] = [
     build: async () => ({ method: 'POST', url: `/api/v1/zones/${ZONE}/nats-credentials`, body: { publicKey: newUserKey().publicKey } }),
     verify: (res) => expect(res.json().error).toBe('NatsAuthDisabled'),
   },
+  {
+    // A zone CP's intermediate CA for a tenant placed in it, from a CSR of its own key.
+    name: 'POST /zones/:name/intermediates/:tenant',
+    op: 'zone:sync',
+    ok: 200,
+    scoped: false,
+    build: async () => {
+      const keys = await generateKeyPair();
+      const csr = await createCsr(keys, 'CN=zone');
+      return { method: 'POST', url: `/api/v1/zones/${ZONE}/intermediates/${A}`, body: { csr: csr.toString('pem') } };
+    },
+    verify: (res) => {
+      expect(res.json().certificate).toMatch(/^-----BEGIN CERTIFICATE-----/);
+      expect(res.json().trustBundle.trustDomain).toBe(`${A}.mesh`);
+    },
+  },
   // tenants
   {
     name: 'POST /tenants',
@@ -228,6 +246,17 @@ const ROUTES: RouteDef[] = [
     verify: (res, tenant) => {
       expect(res.json().metadata.name).toBe(tenant);
       expect(res.json().spec.trustDomain).toBe(`${tenant}.mesh`);
+    },
+  },
+  {
+    name: 'GET /tenants/:tenant/trust-bundle',
+    op: 'tenant:read',
+    ok: 200,
+    scoped: true,
+    build: async (tenant) => ({ method: 'GET', url: `/api/v1/tenants/${tenant}/trust-bundle` }),
+    verify: (res, tenant) => {
+      expect(res.json().trustDomain).toBe(`${tenant}.mesh`);
+      expect(res.json().roots).toEqual([expect.stringMatching(/^-----BEGIN CERTIFICATE-----/)]);
     },
   },
   {

@@ -12,6 +12,7 @@ export interface GlobalCpConfig {
   redisUrl: string;
   redisPrefix: string;
   adminToken: string;
+  masterKey: Buffer;
   logLevel?: string;
   version: string;
   /** Federation to zone CPs; off without a NATS URL. */
@@ -54,6 +55,7 @@ export async function startGlobalCp(config: GlobalCpConfig): Promise<RunningGlob
   const app = await buildGlobalCp({
     store,
     adminToken: config.adminToken,
+    masterKey: config.masterKey,
     logLevel: config.logLevel,
     version: config.version,
     registry,

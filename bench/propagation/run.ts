@@ -425,6 +425,7 @@ async function setup(): Promise<void> {
     redisUrl: resources.redis!.url,
     redisPrefix: `${FEDERATION_ID}:`,
     adminToken: ADMIN_TOKEN,
+    masterKey: randomBytes(32),
     logLevel: 'silent',
     version: 'bench',
     nats: { url: resources.nats!.url, federationId: FEDERATION_ID, reconcileIntervalMs: 600_000 },

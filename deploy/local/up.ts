@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
@@ -54,6 +55,7 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
 
     const adminTokenFile = join(dataDir, 'admin-token');
     const adminToken = await readOrCreateAdminToken(adminTokenFile);
+    const masterKey = await readOrCreateMasterKey(join(dataDir, 'master.key'));
 
     options.say('starting global CP …');
     const port = (await portIsFree(options.port)) ? options.port : await freePort();
@@ -63,6 +65,7 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
       redisUrl: redis.url,
       redisPrefix: 'mf:',
       adminToken,
+      masterKey,
       logLevel: options.logLevel,
       version: options.version,
       nats: { url: nats.url, federationId: 'meshfed', reconcileIntervalMs: 60_000, accountSeed: natsAuth.authority.accountSeed },
@@ -89,6 +92,15 @@ async function readOrCreateAdminToken(path: string): Promise<string> {
   await writeFile(path, `${token}\n`, { mode: 0o600 });
   await chmod(path, 0o600);
   return token;
+}
+
+/** The key that seals tenant CA keys in Redis; kept beside the data it protects, like the admin token. */
+async function readOrCreateMasterKey(path: string): Promise<Buffer> {
+  if (existsSync(path)) return Buffer.from((await readFile(path, 'utf8')).trim(), 'hex');
+  const key = randomBytes(32);
+  await writeFile(path, `${key.toString('hex')}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+  return key;
 }
 
 async function portIsFree(port: number): Promise<boolean> {

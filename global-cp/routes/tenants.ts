@@ -9,20 +9,23 @@ import { renderTenant } from '../resources/render.js';
 import { applyTenantPatch, tenantSpecFromCreate } from '../resources/tenant-spec.js';
 import type { TenantRecord, WriteResult } from '../store/records.js';
 import type { RedisStore } from '../store/redis-store.js';
+import type { CaKeeper } from '../ca/ca-keeper.js';
 import { PreconditionHeaders, TenantNameParams, errorResponses } from './common.js';
 
 const tags = ['tenants'];
 const hidden = (name: string) => `tenant "${name}" not found`;
 
 /** Tenants: created, placed in zones and deleted by the admin; a tenant's own tokens may read it. */
-export const tenantRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = async (app, { store }) => {
+export const tenantRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore; cas: CaKeeper }> = async (app, { store, cas }) => {
   app.post(
     '/tenants',
     { schema: { tags, summary: 'Create a tenant', body: CreateTenantBody, response: { 201: Tenant, ...errorResponses, 409: ErrorBody } } },
     async (request, reply) => {
       requireAllowed(request, { op: 'tenants:create' }, '');
       const { name, labels = {} } = request.body;
-      const result = await store.putTenant(name, labels, tenantSpecFromCreate(request.body), 'create');
+      const spec = tenantSpecFromCreate(request.body);
+      // The tenant and its root CA are stored in one atomic write.
+      const result = await store.putTenant(name, labels, spec, 'create', await cas.newTenantCa(name, spec.trustDomain));
       if (result.status === 'exists') throw conflict(`tenant "${name}" already exists`, [{ path: '/body/name', message: 'already exists' }]);
       const tenant = expectWritten(result, name, request.body.zones);
       request.log.info({ tenant: name, zones: tenant.spec.zones }, 'tenant created');

@@ -8,7 +8,7 @@
  *   <p>zone-token:<sha256>      STRING  zone name; the zone token itself is never stored
  *   <p>zones:rev                STRING  counter: resourceVersion of zone writes
  *   <p>tenants                  SET     names of tenants
- *   <p>tenant:<t>               HASH    doc (JSON {labels, spec}), meta (JSON)
+ *   <p>tenant:<t>               HASH    doc (JSON {labels, spec}), meta (JSON), ca (JSON TenantCa: root certificates, keys sealed)
  *   <p>trust-domain:<td>        STRING  the tenant that owns SPIFFE trust domain td (unique)
  *   <p>tenant:<t>:rev           STRING  per-tenant revision: +1 on every committed write of the
  *                                       tenant or its policies; kept when the tenant is deleted so

@@ -85,3 +85,8 @@ export interface ZoneStatusRecord {
   ingressAddress: string | null;
   applied: Record<string, number>;
 }
+
+/** A tenant's certificate authority: its roots, newest first; keys sealed with the master key. */
+export interface TenantCa {
+  roots: Array<{ certificatePem: string; sealedKey: string; createdAt: string }>;
+}

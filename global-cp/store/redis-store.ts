@@ -3,6 +3,7 @@ import { canonicalJson, sha256Hex } from '../../core/canonical-json.js';
 import type { Labels } from '../../core/schemas/common.js';
 import type { TenantSpec } from '../../core/schemas/tenant.js';
 import { policyField, redisKeys, type RedisKeys } from './keys.js';
+import type { TenantCa } from './records.js';
 import type { ChangeEntry, DeleteResult, Expect, Meta, PolicyRecord, TenantRecord, TokenRecord, WriteResult, ZoneRecord, ZoneSpec, ZoneStatusRecord } from './records.js';
 import * as scripts from './scripts.js';
 
@@ -196,12 +197,13 @@ export class RedisStore {
 
   // ---- tenants ----
 
-  async putTenant(name: string, labels: Labels, spec: TenantSpec, expect: Expect): Promise<WriteResult<TenantRecord>> {
+  /** `ca` is stored with a created tenant (its root CA, key sealed); updates pass none and keep it. */
+  async putTenant(name: string, labels: Labels, spec: TenantSpec, expect: Expect, ca?: TenantCa): Promise<WriteResult<TenantRecord>> {
     const doc = encodeDoc(labels, spec);
     const k = this.keys;
     const reply = await this.run.PUT_TENANT(
       [k.tenants, k.tenant(name), k.tenantRev(name), k.trustDomain(spec.trustDomain)],
-      [name, encodeExpect(expect), doc.json, doc.specHash, now(), k.prefix, ...spec.zones],
+      [name, encodeExpect(expect), doc.json, doc.specHash, now(), k.prefix, ca ? JSON.stringify(ca) : '', ...spec.zones],
     );
     if (reply[0] === 'unknown-zone') return { status: 'unknown-zone', zone: reply[1]!, index: Number(reply[2]) };
     if (reply[0] === 'trust-domain-taken') return { status: 'trust-domain-taken', owner: reply[1]! };
@@ -210,6 +212,11 @@ export class RedisStore {
       if (tenant) return { status: reply[0], value: tenant };
     }
     return decodeWrite(reply, () => undefined as never);
+  }
+
+  async getTenantCa(name: string): Promise<TenantCa | undefined> {
+    const json = await this.redis.hget(this.keys.tenant(name), 'ca');
+    return json ? (JSON.parse(json) as TenantCa) : undefined;
   }
 
   async getTenant(name: string): Promise<TenantRecord | undefined> {

@@ -90,7 +90,8 @@ return {'deleted'}
 
 /**
  * KEYS: tenants, tenant, tenantRev, trustDomain.
- * ARGV: name, expect, docJson, specHash, now, prefix, zone names…
+ * ARGV: name, expect, docJson, specHash, now, prefix, caJson ('' to keep the CA), zone names…
+ * A new tenant's CA (root certificate, sealed key) is stored in the same step, so a tenant never exists without one.
  * A trust domain belongs to one tenant only: sharing one would let a tenant's
  * certificates pass another tenant's trust bundle.
  */
@@ -102,8 +103,8 @@ local owner = redis.call('GET', KEYS[4])
 if owner and owner ~= ARGV[1] then return {'trust-domain-taken', owner} end
 local prefix = ARGV[6]
 local zones = {}
-for i = 7, #ARGV do
-  if redis.call('EXISTS', prefix .. 'zone:' .. ARGV[i]) == 0 then return {'unknown-zone', ARGV[i], tostring(i - 7)} end
+for i = 8, #ARGV do
+  if redis.call('EXISTS', prefix .. 'zone:' .. ARGV[i]) == 0 then return {'unknown-zone', ARGV[i], tostring(i - 8)} end
   zones[ARGV[i]] = true
 end
 local old_doc = redis.call('HGET', KEYS[2], 'doc')
@@ -117,6 +118,7 @@ for z, _ in pairs(zones) do redis.call('SADD', prefix .. 'zone:' .. z .. ':tenan
 local rv = redis.call('INCR', KEYS[3])
 local meta = next_meta(old_meta, rv, ARGV[4], ARGV[5])
 redis.call('HSET', KEYS[2], 'doc', ARGV[3], 'meta', meta)
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], 'ca', ARGV[7]) end
 redis.call('SET', KEYS[4], ARGV[1])
 redis.call('SADD', KEYS[1], ARGV[1])
 record_change(prefix, ARGV[1], rv, 'tenant')

@@ -11,6 +11,7 @@ const ADMIN = `mfa_${randomBytes(24).toString('hex')}`;
 describe('meshfed global-cp as a process', () => {
   let dir: string;
   let prefix: string;
+  let masterKeyFile: string;
   const running: RunningProcess[] = [];
 
   async function startGlobalCp(): Promise<{ url: string; proc: RunningProcess }> {
@@ -18,6 +19,7 @@ describe('meshfed global-cp as a process', () => {
     const proc = new RunningProcess(
       spawnEntry('cli/meshfed.ts', ['global-cp', '--listen', `127.0.0.1:${port}`, '--redis', inject('redisUrl'), '--redis-prefix', prefix], {
         MESHFED_ADMIN_TOKEN: ADMIN,
+        MESHFED_MASTER_KEY_FILE: masterKeyFile,
       }),
     );
     running.push(proc);
@@ -30,6 +32,8 @@ describe('meshfed global-cp as a process', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'meshfed-cli-'));
     prefix = `proc-${randomBytes(4).toString('hex')}:`;
+    masterKeyFile = join(dir, 'master.key');
+    await writeFile(masterKeyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
   });
   afterAll(async () => {
     await Promise.all(running.map((p) => p.stop()));
@@ -73,9 +77,22 @@ describe('meshfed global-cp as a process', () => {
     expect(readable.code).toBe(2);
     expect(readable.stderr).toContain('readable by every user');
 
+    // No master key, or one that is not 32 bytes: the CA keys could not be sealed, so it does not start.
+    const noKey = await runCli('cli/meshfed.ts', ['global-cp'], { MESHFED_ADMIN_TOKEN: ADMIN });
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain('no master key: pass --master-key-file');
+    const shortKeyFile = join(dir, 'short.key');
+    await writeFile(shortKeyFile, 'abcd', { mode: 0o600 });
+    const shortKey = await runCli('cli/meshfed.ts', ['global-cp', '--master-key-file', shortKeyFile], { MESHFED_ADMIN_TOKEN: ADMIN });
+    expect(shortKey.code).toBe(2);
+    expect(shortKey.stderr).toContain('must hold a 32-byte key');
+
     const closedPort = await freePort();
     const started = Date.now();
-    const unreachable = await runCli('cli/meshfed.ts', ['global-cp', '--redis', `redis://127.0.0.1:${closedPort}`, '--listen', '127.0.0.1:0'], { MESHFED_ADMIN_TOKEN: ADMIN });
+    const unreachable = await runCli('cli/meshfed.ts', ['global-cp', '--redis', `redis://127.0.0.1:${closedPort}`, '--listen', '127.0.0.1:0'], {
+      MESHFED_ADMIN_TOKEN: ADMIN,
+      MESHFED_MASTER_KEY_FILE: masterKeyFile,
+    });
     expect(unreachable.code).toBe(2);
     expect(unreachable.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${closedPort}`);
     expect(Date.now() - started).toBeLessThan(10_000);

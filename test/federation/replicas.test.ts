@@ -8,7 +8,7 @@ import type { PolicyDocument } from '../../core/schemas/policies/index.js';
 import { FederationPublisher } from '../../global-cp/federation/publisher.js';
 import { startGlobalCp } from '../../global-cp/main.js';
 import { RedisStore } from '../../global-cp/store/redis-store.js';
-import { ADMIN_TOKEN } from '../helpers/global-cp.js';
+import { ADMIN_TOKEN, TEST_MASTER_KEY } from '../helpers/global-cp.js';
 import { eventually, registerZone } from '../helpers/federation.js';
 import { Cleanup, createTenant, expectConverged, metricValue, metricsText, putRetry, startGlobal, startZone, type GlobalCp } from './fixtures.js';
 
@@ -103,7 +103,7 @@ describe('global CP replicas', () => {
     const names = natsNames(federationId);
     // The API (and the zone's token check) from a replica without NATS; the publishers are built here, with a short lease.
     const apiCp = cleanup.add(
-      await startGlobalCp({ listen: { host: '127.0.0.1', port: 0 }, redisUrl: inject('redisUrl'), redisPrefix: prefix, adminToken: ADMIN_TOKEN, logLevel: 'silent', version: 'test' }),
+      await startGlobalCp({ listen: { host: '127.0.0.1', port: 0 }, redisUrl: inject('redisUrl'), redisPrefix: prefix, adminToken: ADMIN_TOKEN, masterKey: TEST_MASTER_KEY, logLevel: 'silent', version: 'test' }),
     );
     const publisher = async (leaseMs: number) => {
       const store = new RedisStore({ url: inject('redisUrl'), prefix });

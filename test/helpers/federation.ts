@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { startGlobalCp, type RunningGlobalCp } from '../../global-cp/main.js';
 import { startZoneCp, type RunningZoneCp, type ZoneCpConfig } from '../../zone-cp/main.js';
-import { ADMIN_TOKEN } from './global-cp.js';
+import { ADMIN_TOKEN, TEST_MASTER_KEY } from './global-cp.js';
 
 /** A global CP with federation on, with its own Redis prefix and federation id (so NATS buckets are its own too). */
 export async function startFederatedGlobalCp(
@@ -18,6 +18,7 @@ export async function startFederatedGlobalCp(
     redisUrl: inject('redisUrl'),
     redisPrefix: options.prefix ?? `${federationId}:`,
     adminToken: ADMIN_TOKEN,
+    masterKey: TEST_MASTER_KEY,
     logLevel: 'silent',
     version: 'test',
     nats: { url: natsUrl, federationId, reconcileIntervalMs: options.reconcileIntervalMs ?? 60_000, ...(options.accountSeed ? { accountSeed: options.accountSeed } : {}) },
