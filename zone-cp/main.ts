@@ -145,6 +145,20 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
     }
   };
 
+  // ---- heartbeats: on connecting, on reconnecting, then every interval ----
+  function sendHeartbeat(): void {
+    if (!nats || nats.isClosed() || refused) return;
+    const beat: Heartbeat = {
+      zone: config.zone,
+      cpVersion: config.version,
+      intervalMs: config.heartbeatIntervalMs,
+      ingressAddress: config.ingressAddress ?? services.ingressAddress ?? null,
+      applied: Object.fromEntries(Object.values(tenants).map((t) => [t.name, t.revision])),
+      sentAt: new Date().toISOString(),
+    };
+    nats.publish(names.heartbeatSubject(config.zone), JSON.stringify(beat));
+  }
+
   // ---- NATS credentials: off, or a user JWT the global CP signs for this zone's own key ----
   let credentials = await loadCredentials(config.stateDir);
   // Saved credentials mean NATS wants them; a zone that synced before without any ran without NATS authorization.
@@ -219,6 +233,8 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
     });
     sync.start();
     publishInventory();
+    // Report in at once rather than one interval from now: a zone that just started is online.
+    sendHeartbeat();
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === Events.Disconnect) {
@@ -228,6 +244,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
         if (s.type === Events.Reconnect) {
           natsUp = true;
           log.info('NATS reconnected');
+          sendHeartbeat();
           // Re-open the watches at once rather than wait for the consumers to notice missed heartbeats.
           sync?.restartWatches();
           inventory?.reset();
@@ -239,18 +256,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
   background.push(startSync().catch((error: Error) => log.error({ err: error.message }, 'NATS sync could not start')));
 
   // ---- heartbeats, and periodic re-authentication ----
-  const heartbeat = setInterval(() => {
-    if (!nats || nats.isClosed() || refused) return;
-    const beat: Heartbeat = {
-      zone: config.zone,
-      cpVersion: config.version,
-      intervalMs: config.heartbeatIntervalMs,
-      ingressAddress: config.ingressAddress ?? services.ingressAddress ?? null,
-      applied: Object.fromEntries(Object.values(tenants).map((t) => [t.name, t.revision])),
-      sentAt: new Date().toISOString(),
-    };
-    nats.publish(names.heartbeatSubject(config.zone), JSON.stringify(beat));
-  }, config.heartbeatIntervalMs);
+  const heartbeat = setInterval(sendHeartbeat, config.heartbeatIntervalMs);
 
   const reauth = async () => {
     let failures = 0;
