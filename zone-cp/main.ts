@@ -14,6 +14,7 @@ import { authenticateZone } from './global-client.js';
 import { InventoryPublisher, inventoriesFor } from './inventory/inventory-publisher.js';
 import { watchServicesFile, type ServicesFile } from './inventory/services-file.js';
 import { buildZoneCpServer } from './server.js';
+import { IntermediateKeeper } from './certs/intermediates.js';
 import { SNAPSHOT_FORMAT, loadSnapshot, saveSnapshot } from './sync/snapshot.js';
 import type { TenantView } from './sync/tenant-view.js';
 import { ZoneSync, retryDelayMs } from './sync/zone-sync.js';
@@ -132,6 +133,16 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
       )
     : () => undefined;
 
+  // ---- intermediate CAs, one per placed tenant; one sync at a time ----
+  const intermediates = new IntermediateKeeper({ stateDir: config.stateDir, zone: config.zone, globalUrl: config.globalUrl, token: config.token, log });
+  let certSync: Promise<void> = Promise.resolve();
+  const syncIntermediates = () => {
+    if (stopping || refused || !trusted()) return;
+    certSync = certSync.then(() => intermediates.sync(Object.keys(tenants).sort()));
+  };
+  const certTimer = setInterval(syncIntermediates, 60_000);
+  certTimer.unref();
+
   let placedKey = Object.keys(tenants).sort().join(',');
   const onChange = () => {
     lastSyncAt = new Date();
@@ -142,6 +153,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
       // A tenant placed here again may have had this zone's inventory removed meanwhile: write it all again.
       inventory?.reset();
       publishInventory();
+      syncIntermediates();
     }
   };
 
@@ -233,6 +245,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
     });
     sync.start();
     publishInventory();
+    syncIntermediates();
     // Report in at once rather than one interval from now: a zone that just started is online.
     sendHeartbeat();
     void (async () => {
@@ -293,6 +306,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
       natsConnected: () => natsUp && nats !== undefined && !nats.isClosed() && !refused,
       authenticated: () => authenticated && !refused,
       tenants: () => tenants,
+      intermediates: () => intermediates.current(),
       lastSyncAt: () => lastSyncAt,
       snapshotSavedAt: () => snapshotSavedAt,
     },
@@ -321,8 +335,10 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
       stopping = true;
       lifetime.abort();
       clearInterval(heartbeat);
+      clearInterval(certTimer);
       stopWatchingFile();
       if (saveTimer) clearTimeout(saveTimer);
+      await certSync;
       await sync?.stop();
       await saveNow();
       await server.close();

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
 import { loggerOptions } from '../core/log.js';
 import type { TenantView } from './sync/tenant-view.js';
+import type { Intermediate } from './certs/intermediates.js';
 
 /** What the ops server reads from the running zone CP. */
 export interface ZoneCpStatus {
@@ -11,6 +12,7 @@ export interface ZoneCpStatus {
   natsConnected(): boolean;
   authenticated(): boolean;
   tenants(): Record<string, TenantView>;
+  intermediates(): Intermediate[];
   lastSyncAt(): Date | undefined;
   snapshotSavedAt(): Date | undefined;
 }
@@ -47,6 +49,17 @@ export async function buildZoneCpServer(status: ZoneCpStatus, registry: Registry
     },
   });
 
+  new Gauge({
+    name: 'meshfed_zone_intermediate_expiry_seconds',
+    help: 'Seconds until this zone\'s intermediate CA of the tenant expires (renewed at two thirds of its life).',
+    labelNames: ['tenant'],
+    registers,
+    collect() {
+      this.reset();
+      for (const i of status.intermediates()) this.set({ tenant: i.tenant }, (Date.parse(i.notAfter) - Date.now()) / 1000);
+    },
+  });
+
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const { ready, reason } = status.ready();
@@ -61,6 +74,8 @@ export async function buildZoneCpServer(status: ZoneCpStatus, registry: Registry
     lastSyncAt: status.lastSyncAt()?.toISOString() ?? null,
     snapshotSavedAt: status.snapshotSavedAt()?.toISOString() ?? null,
     tenants: status.tenants(),
+    // Certificates only: the keys never leave the state dir.
+    intermediates: status.intermediates(),
   }));
   return app;
 }

@@ -1,0 +1,105 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createCsr } from '../../core/pki/authority.js';
+import { exportPrivateKeyPem, generateKeyPair, x509 } from '../../core/pki/crypto.js';
+import type { Logger } from '../../core/log.js';
+import { writeFileAtomically } from '../sync/snapshot.js';
+
+/** What a zone holds to sign its tenant's workloads: its own key, the certificate for it, and the tenant's roots. */
+export interface Intermediate {
+  tenant: string;
+  certificatePem: string;
+  chainPem: string[];
+  trustBundle: string[];
+  notBefore: string;
+  notAfter: string;
+}
+
+/** Renew once two thirds of the lifetime have passed, so a global CP outage of up to a third of it costs nothing. Pure. */
+export function needsRenewal(notBefore: string, notAfter: string, nowMs: number): boolean {
+  const start = Date.parse(notBefore);
+  const end = Date.parse(notAfter);
+  return nowMs >= start + ((end - start) * 2) / 3;
+}
+
+const dirOf = (stateDir: string, tenant: string) => join(stateDir, 'pki', tenant);
+
+/**
+ * Keeps one intermediate CA per tenant placed in the zone. The key is
+ * generated here, stays in the state dir (mode 600) and only its CSR goes to
+ * the global CP; a fresh key is made at every renewal.
+ */
+export class IntermediateKeeper {
+  private readonly held = new Map<string, Intermediate>();
+
+  constructor(
+    private readonly options: { stateDir: string; zone: string; globalUrl: string; token: string; log: Logger },
+  ) {}
+
+  current(): Intermediate[] {
+    return [...this.held.values()];
+  }
+
+  /** Makes sure every placed tenant has a valid intermediate and no other tenant has one. */
+  async sync(placedTenants: string[]): Promise<void> {
+    for (const tenant of [...this.held.keys()]) {
+      if (placedTenants.includes(tenant)) continue;
+      this.held.delete(tenant);
+      await rm(dirOf(this.options.stateDir, tenant), { recursive: true, force: true });
+      this.options.log.info({ tenant }, 'tenant left the zone: its intermediate CA key is deleted');
+    }
+    for (const tenant of placedTenants) {
+      try {
+        await this.ensure(tenant);
+      } catch (error) {
+        this.options.log.warn({ tenant, err: (error as Error).message }, 'could not get an intermediate CA; will retry');
+      }
+    }
+  }
+
+  private async ensure(tenant: string): Promise<void> {
+    const existing = this.held.get(tenant) ?? (await this.load(tenant));
+    if (existing && !needsRenewal(existing.notBefore, existing.notAfter, Date.now())) {
+      this.held.set(tenant, existing);
+      return;
+    }
+    this.held.set(tenant, await this.request(tenant));
+  }
+
+  private async load(tenant: string): Promise<Intermediate | undefined> {
+    try {
+      return JSON.parse(await readFile(join(dirOf(this.options.stateDir, tenant), 'intermediate.json'), 'utf8')) as Intermediate;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async request(tenant: string): Promise<Intermediate> {
+    const { zone, globalUrl, token, stateDir, log } = this.options;
+    const keys = await generateKeyPair();
+    const csr = await createCsr(keys, `CN=meshfed zone ${zone} intermediate for ${tenant}`);
+    const response = await fetch(`${globalUrl.replace(/\/+$/, '')}/api/v1/zones/${zone}/intermediates/${tenant}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ csr: csr.toString('pem') }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = (await response.json().catch(() => ({}))) as { message?: string; certificate?: string; chain?: string[]; trustBundle?: { roots: string[] } };
+    if (!response.ok || !body.certificate) throw new Error(`global CP answered ${response.status}: ${body.message ?? ''}`);
+    const certificate = new x509.X509Certificate(body.certificate);
+    const intermediate: Intermediate = {
+      tenant,
+      certificatePem: body.certificate,
+      chainPem: body.chain ?? [],
+      trustBundle: body.trustBundle?.roots ?? [],
+      notBefore: certificate.notBefore.toISOString(),
+      notAfter: certificate.notAfter.toISOString(),
+    };
+    const dir = dirOf(stateDir, tenant);
+    // The key first: a certificate on disk always has its key beside it.
+    await writeFileAtomically(join(dir, 'intermediate.key'), await exportPrivateKeyPem(keys.privateKey));
+    await writeFileAtomically(join(dir, 'intermediate.json'), JSON.stringify(intermediate));
+    log.info({ tenant, serial: certificate.serialNumber, notAfter: intermediate.notAfter }, 'intermediate CA issued for this zone');
+    return intermediate;
+  }
+}
