@@ -10,7 +10,9 @@ export type Requirement =
 const KEY = String.raw`[A-Za-z0-9][-A-Za-z0-9_./]*`;
 const VALUE = String.raw`[A-Za-z0-9_.-]*`;
 const EQUALITY = new RegExp(String.raw`^(${KEY})\s*(==|=|!=)\s*(${VALUE})$`);
-const SET = new RegExp(String.raw`^(${KEY})\s+(in|notin)\s*\(\s*(${VALUE}(?:\s*,\s*${VALUE})*)\s*\)$`);
+// The value list is split by hand: a nested, optional pattern here would backtrack exponentially on bad input.
+const SET = new RegExp(String.raw`^(${KEY})\s+(in|notin)\s*\(([^()]*)\)$`);
+const SINGLE_VALUE = new RegExp(String.raw`^${VALUE}$`);
 const EXISTS = new RegExp(String.raw`^(!?)\s*(${KEY})$`);
 
 export function parseLabelSelector(text: string): Requirement[] | { error: string } {
@@ -20,7 +22,9 @@ export function parseLabelSelector(text: string): Requirement[] | { error: strin
     if (!part) return { error: 'empty requirement' };
     let m: RegExpExecArray | null;
     if ((m = SET.exec(part))) {
-      requirements.push({ key: m[1]!, op: m[2] as 'in' | 'notin', values: m[3]!.split(',').map((v) => v.trim()) });
+      const values = m[3]!.split(',').map((v) => v.trim());
+      if (!values.every((v) => SINGLE_VALUE.test(v))) return { error: `cannot parse requirement "${part}"` };
+      requirements.push({ key: m[1]!, op: m[2] as 'in' | 'notin', values });
     } else if ((m = EQUALITY.exec(part))) {
       requirements.push({ key: m[1]!, op: m[2] === '!=' ? 'neq' : 'eq', value: m[3]! });
     } else if ((m = EXISTS.exec(part))) {

@@ -138,7 +138,9 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
   let certSync: Promise<void> = Promise.resolve();
   const syncIntermediates = () => {
     if (stopping || refused || !trusted()) return;
-    certSync = certSync.then(() => intermediates.sync(Object.keys(tenants).sort()));
+    certSync = certSync
+      .then(() => intermediates.sync(Object.keys(tenants).sort()))
+      .catch((error: Error) => log.warn({ err: error.message }, 'intermediate CA sync failed; will retry'));
   };
   const certTimer = setInterval(syncIntermediates, 60_000);
   certTimer.unref();

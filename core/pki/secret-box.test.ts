@@ -31,3 +31,12 @@ describe('secret box (AES-256-GCM at rest)', () => {
     expect(() => seal(randomBytes(16), 'x', 'c')).toThrow(/32 bytes, got 16/);
   });
 });
+
+describe('secret box tag length', () => {
+  it('refuses a truncated authentication tag', () => {
+    const key = randomBytes(32);
+    const [v, iv, tag, body] = seal(key, 'secret', 'c').split('.');
+    const short = Buffer.from(tag!, 'base64url').subarray(0, 4).toString('base64url');
+    expect(() => open(key, [v, iv, short, body].join('.'), 'c')).toThrow(/does not open/);
+  });
+});

@@ -84,7 +84,8 @@ export function startFederation(options: FederationOptions): Federation {
         const entry = await kv.get(key);
         if (entry?.operation !== 'PUT') continue;
         const value: unknown = entry.json();
-        if (Value.Check(ZoneInventory, value)) found.push(value);
+        // The key and bucket say whose inventory it is, whatever the value claims.
+        if (Value.Check(ZoneInventory, value)) found.push({ ...value, zone: key.slice(INVENTORY_KEY_PREFIX.length), tenant });
       }
       return found;
     },

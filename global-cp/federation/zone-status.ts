@@ -53,9 +53,9 @@ export class HeartbeatListener {
   private async consume(subscription: Subscription): Promise<void> {
     for await (const message of subscription) {
       try {
-        const zoneInSubject = message.subject.split('.').at(-2);
         const beat: unknown = message.json();
-        if (!Value.Check(Heartbeat, beat) || beat.zone !== zoneInSubject) {
+        // Exactly this zone's own subject: a message delivered here from elsewhere keeps its own subject and is dropped.
+        if (!Value.Check(Heartbeat, beat) || message.subject !== this.names.heartbeatSubject(beat.zone)) {
           this.log.warn({ subject: message.subject }, 'ignored malformed heartbeat');
           continue;
         }

@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCsr } from '../../core/pki/authority.js';
 import { exportPrivateKeyPem, generateKeyPair, x509 } from '../../core/pki/crypto.js';
@@ -42,7 +42,9 @@ export class IntermediateKeeper {
 
   /** Makes sure every placed tenant has a valid intermediate and no other tenant has one. */
   async sync(placedTenants: string[]): Promise<void> {
-    for (const tenant of [...this.held.keys()]) {
+    // Also what is on disk: a tenant may have left while this zone CP was down.
+    const onDisk = await readdir(join(this.options.stateDir, 'pki')).catch(() => [] as string[]);
+    for (const tenant of new Set([...this.held.keys(), ...onDisk])) {
       if (placedTenants.includes(tenant)) continue;
       this.held.delete(tenant);
       await rm(dirOf(this.options.stateDir, tenant), { recursive: true, force: true });

@@ -171,3 +171,13 @@ describe('applyTenantEntry', () => {
     expect(after.inventories).not.toHaveProperty('us-1');
   });
 });
+
+describe('inventory identity', () => {
+  it('files an inventory under the zone its key names, whatever zone and tenant the value claims', () => {
+    const view = emptyTenantView('acme', 'acme.mesh');
+    const forged = { zone: 'zone-b', tenant: 'globex', ingressAddress: '10.0.0.66:1', services: [], publishedAt: '2026-01-01T00:00:00.000Z' };
+    const next = applyTenantEntry(view, { key: 'inventory.zone-a', operation: 'PUT', sequence: 1, value: forged });
+    expect(Object.keys(next.inventories)).toEqual(['zone-a']);
+    expect(next.inventories['zone-a']).toMatchObject({ zone: 'zone-a', tenant: 'acme', ingressAddress: '10.0.0.66:1' });
+  });
+});

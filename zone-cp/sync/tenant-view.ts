@@ -60,7 +60,8 @@ export function applyTenantEntry(view: TenantView, entry: TenantEntry): TenantVi
     case 'inventory':
       next.inventories = { ...view.inventories };
       if (removed) delete next.inventories[what.zone];
-      else if (Value.Check(ZoneInventory, entry.value)) next.inventories[what.zone] = entry.value;
+      // The key says whose inventory it is, whatever the value claims.
+      else if (Value.Check(ZoneInventory, entry.value)) next.inventories[what.zone] = { ...entry.value, zone: what.zone, tenant: view.name };
       break;
     case 'unknown':
       break;
