@@ -7,7 +7,21 @@ export interface BucketWrites {
 
 /** Opens a KV bucket; only the global CP creates buckets, zones bind to existing ones. */
 export async function openBucket(js: JetStreamClient, bucket: string, create: boolean): Promise<KV> {
-  return js.views.kv(bucket, create ? { history: 1 } : { bindOnly: true });
+  const kv = await js.views.kv(bucket, create ? { history: 1 } : { bindOnly: true });
+  if (create) await forbidRollups(js, bucket);
+  return kv;
+}
+
+/**
+ * KV streams accept rollup headers by default: one message with
+ * "Nats-Rollup: all" on any subject a client may write (a zone's own
+ * inventory key) would purge the whole bucket. meshfed deletes with delete
+ * markers and never rolls up, so the bucket's stream refuses rollups.
+ */
+async function forbidRollups(js: JetStreamClient, bucket: string): Promise<void> {
+  const jsm = await js.jetstreamManager();
+  const info = await jsm.streams.info(`KV_${bucket}`);
+  if (info.config.allow_rollup_hdrs) await jsm.streams.update(`KV_${bucket}`, { ...info.config, allow_rollup_hdrs: false });
 }
 
 /** Every live key of a bucket with its value as a string. */

@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, jwtAuthenticator, type NatsConnection } from 'nats';
+import { connect, headers, jwtAuthenticator, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsNames } from '../../core/federation/names.js';
 import { newUserKey } from '../../core/federation/nats-auth.js';
@@ -41,6 +41,18 @@ describe('NATS authorization: a zone reaches only what is placed in it', () => {
     await nats?.stop();
   });
 
+  function rollupAll() {
+    const h = headers();
+    h.set('Nats-Rollup', 'all');
+    return h;
+  }
+
+  async function readBucketKeys(kv: Awaited<ReturnType<ReturnType<NatsConnection['jetstream']>['views']['kv']>>): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const key of await kv.keys()) keys.push(key);
+    return keys;
+  }
+
   /** Connects with zone-a's own credentials, as a compromised zone CP would. */
   async function connectAsZoneA(): Promise<NatsConnection> {
     const creds = (await loadCredentials(stateA))!;
@@ -71,6 +83,11 @@ describe('NATS authorization: a zone reaches only what is placed in it', () => {
     await acme.put('inventory.zone-a', '{}'); // its own inventory key: allowed
     await expect(acme.put('inventory.zone-b', '{"forged":true}')).rejects.toThrow(/Permissions Violation/);
     await expect(acme.put('policy.Timeout.t1', '{"forged":true}')).rejects.toThrow(/Permissions Violation/);
+    // A rollup on its own inventory key would purge the whole bucket: the stream refuses it, and nothing is lost.
+    const before = (await readBucketKeys(acme)).sort();
+    await expect(js.publish(`$KV.${names.tenantBucket('acme')}.inventory.zone-a`, '{}', { headers: rollupAll() })).rejects.toThrow(/rollup/i);
+    expect((await readBucketKeys(acme)).sort()).toEqual(before);
+    expect(before).toEqual(expect.arrayContaining(['policy.Timeout.t1', 'tenant']));
     const globex = await js.views.kv(names.tenantBucket('globex'), { bindOnly: true });
     await expect(globex.get('policy.Timeout.secret')).rejects.toThrow(/Permissions Violation/);
     const placement = await js.views.kv(names.placementBucket, { bindOnly: true });
