@@ -4,7 +4,8 @@ import { Dns1123Label, Strict } from './common.js';
 /** Which tenants are placed in a zone: the zone CP watches its own key. */
 export const Placement = Type.Object({
   zone: Type.String(),
-  tenants: Type.Array(Type.Object({ name: Type.String(), trustDomain: Type.String() })),
+  // Tenant names end up in file paths and URLs at the zone: only DNS-1123 labels pass.
+  tenants: Type.Array(Type.Object({ name: Dns1123Label('Tenant name.'), trustDomain: Type.String() })),
 });
 export type Placement = Static<typeof Placement>;
 

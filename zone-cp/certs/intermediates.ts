@@ -80,7 +80,7 @@ export class IntermediateKeeper {
     const { zone, globalUrl, token, stateDir, log } = this.options;
     const keys = await generateKeyPair();
     const csr = await createCsr(keys, `CN=meshfed zone ${zone} intermediate for ${tenant}`);
-    const response = await fetch(`${globalUrl.replace(/\/+$/, '')}/api/v1/zones/${zone}/intermediates/${tenant}`, {
+    const response = await fetch(`${globalUrl.replace(/\/+$/, '')}/api/v1/zones/${encodeURIComponent(zone)}/intermediates/${encodeURIComponent(tenant)}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ csr: csr.toString('pem') }),
