@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newUserKey } from '../core/federation/nats-auth.js';
-import { writeFileAtomically } from './sync/snapshot.js';
+import { writeFileAtomically } from '../core/atomic-file.js';
 
 /** A zone CP's NATS identity: its own user key, and the JWT the global CP signed for it. */
 export interface ZoneNatsCredentials {

@@ -1,4 +1,4 @@
-import type { Authenticator, JetStreamClient, JetStreamManager, KV, NatsConnection } from 'nats';
+import type { Authenticator, JetStreamClient, JetStreamManager, KV } from 'nats';
 
 export interface BucketWrites {
   puts: Array<[key: string, value: string]>;
@@ -71,5 +71,3 @@ export function natsConnectionOptions(servers: string, name: string, auth?: { au
     maxPingOut: 2,
   };
 }
-
-export type { NatsConnection };

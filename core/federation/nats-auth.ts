@@ -116,7 +116,3 @@ export function newUserKey(): { publicKey: string; seed: Uint8Array } {
   const user = createUser();
   return { publicKey: user.getPublicKey(), seed: user.getSeed() };
 }
-
-export function accountPublicKey(accountSeed: string): string {
-  return fromSeed(new TextEncoder().encode(accountSeed)).getPublicKey();
-}

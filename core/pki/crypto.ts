@@ -30,13 +30,6 @@ export async function importPrivateKeyPem(pem: string): Promise<CryptoKey> {
   return webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, true, ['sign']);
 }
 
-/** The public half of a PKCS#8 P-256 private key, for building a CSR or a self-signed root from an imported key. */
-export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
-  const jwk = await webcrypto.subtle.exportKey('jwk', privateKey);
-  delete jwk.d;
-  return webcrypto.subtle.importKey('jwk', { ...jwk, key_ops: ['verify'] }, KEY_ALGORITHM, true, ['verify']);
-}
-
 export function randomSerial(): string {
   const bytes = webcrypto.getRandomValues(new Uint8Array(16));
   bytes[0] = bytes[0]! & 0x7f; // positive

@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 
 /** The API group and version every meshfed document carries. */
 export const API_VERSION = 'meshfed.io/v1alpha1';
@@ -78,5 +78,3 @@ export const ErrorBody = Type.Object({
   ),
 });
 export type ErrorBody = Static<typeof ErrorBody>;
-
-export type AnySchema = TSchema;

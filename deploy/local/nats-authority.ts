@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createNatsAuthority, natsServerAuthConfig, type NatsAuthority } from '../../core/federation/nats-auth.js';
-import { writeFileAtomically } from '../../zone-cp/sync/snapshot.js';
+import { writeFileAtomically } from '../../core/atomic-file.js';
 
 export const AUTHORITY_FILE = 'authority.json';
 export const ACCOUNT_SEED_FILE = 'account.seed';

@@ -102,7 +102,3 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   }
   throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
 }
-
-export function serviceDir(root: string, name: string): string {
-  return join(root, name);
-}

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { writeFileAtomically } from '../../core/atomic-file.js';
 import { resolve, join } from 'node:path';
 import { stringify } from 'yaml';
 import { startGlobalCp, type RunningGlobalCp } from '../../global-cp/main.js';
@@ -54,8 +56,9 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
     options.say(`  nats       ${nats.url}  (JetStream data in ${nats.dataDir})`);
 
     const adminTokenFile = join(dataDir, 'admin-token');
-    const adminToken = await readOrCreateAdminToken(adminTokenFile);
-    const masterKey = await readOrCreateMasterKey(join(dataDir, 'master.key'));
+    const adminToken = await readOrCreateSecret(adminTokenFile, () => generateToken('admin'));
+    // The key that seals tenant CA keys in Redis.
+    const masterKey = Buffer.from(await readOrCreateSecret(join(dataDir, 'master.key'), () => randomBytes(32).toString('hex')), 'hex');
 
     options.say('starting global CP …');
     const port = (await portIsFree(options.port)) ? options.port : await freePort();
@@ -74,7 +77,7 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
     options.say(`  global CP  ${globalCp.url}`);
 
     const ctlConfigFile = join(dataDir, 'meshfedctl.yaml');
-    await writeFile(ctlConfigFile, stringify({ server: globalCp.url, tokenFile: adminTokenFile }), { mode: 0o600 });
+    await writeFileAtomically(ctlConfigFile, stringify({ server: globalCp.url, tokenFile: adminTokenFile }));
     return { globalCp, redis, nats, adminTokenFile, ctlConfigFile, stop: stopAll };
   } catch (error) {
     await stopAll();
@@ -82,29 +85,21 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
   }
 }
 
-/** The admin token survives restarts of `meshfed up`, like the data beside it. */
-async function readOrCreateAdminToken(path: string): Promise<string> {
+/**
+ * A secret that survives restarts of `meshfed up`, like the data beside it:
+ * read from `path`, or made by `make` and written there (mode 600).
+ */
+async function readOrCreateSecret(path: string, make: () => string): Promise<string> {
   if (existsSync(path)) {
-    const token = (await readFile(path, 'utf8')).trim();
-    if (token) return token;
+    const text = (await readFile(path, 'utf8')).trim();
+    if (text) return text;
   }
-  const token = generateToken('admin');
-  await writeFile(path, `${token}\n`, { mode: 0o600 });
-  await chmod(path, 0o600);
-  return token;
-}
-
-/** The key that seals tenant CA keys in Redis; kept beside the data it protects, like the admin token. */
-async function readOrCreateMasterKey(path: string): Promise<Buffer> {
-  if (existsSync(path)) return Buffer.from((await readFile(path, 'utf8')).trim(), 'hex');
-  const key = randomBytes(32);
-  await writeFile(path, `${key.toString('hex')}\n`, { mode: 0o600 });
-  await chmod(path, 0o600);
-  return key;
+  const secret = make();
+  await writeFileAtomically(path, `${secret}\n`);
+  return secret;
 }
 
 async function portIsFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
   return new Promise((resolveFree) => {
     const server = createServer();
     server.once('error', () => resolveFree(false));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createCsr } from '../../core/pki/authority.js';
 import { exportPrivateKeyPem, generateKeyPair, x509 } from '../../core/pki/crypto.js';
 import type { Logger } from '../../core/log.js';
-import { writeFileAtomically } from '../sync/snapshot.js';
+import { writeFileAtomically } from '../../core/atomic-file.js';
 
 /** What a zone holds to sign its tenant's workloads: its own key, the certificate for it, and the tenant's roots. */
 export interface Intermediate {

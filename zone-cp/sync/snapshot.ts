@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomically } from '../../core/atomic-file.js';
 import type { TenantView } from './tenant-view.js';
 
 export const SNAPSHOT_FORMAT = 1;
@@ -37,29 +37,4 @@ export async function loadSnapshot(stateDir: string, zone: string): Promise<Zone
 /** Writes atomically: a temporary file, fsync, rename, fsync of the directory — a crash leaves the old or the new snapshot, never half of one. */
 export async function saveSnapshot(stateDir: string, snapshot: ZoneSnapshot): Promise<void> {
   await writeFileAtomically(snapshotPath(stateDir), JSON.stringify(snapshot));
-}
-
-/** Replaces `path` with `content` (mode 0600) so that a crash leaves the old or the new file, never a mix. */
-export async function writeFileAtomically(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    const file = await open(tmp, 'w', 0o600);
-    try {
-      await file.writeFile(content);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, path);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
-  }
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
 }
