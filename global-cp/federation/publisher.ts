@@ -5,7 +5,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { destroyBucket, listBuckets, openBucket, readBucket, writeBucket } from '../../core/federation/kv.js';
 import { TENANT_STATE_KEY, policyKey, type NatsNames } from '../../core/federation/names.js';
 import type { Logger } from '../../core/log.js';
-import type { ChangeEntry } from '../store/records.js';
+import type { ChangeEntry, TenantRecord } from '../store/records.js';
 import type { RedisStore } from '../store/redis-store.js';
 import { desiredTenantBucket, placementValue, planPlacement, planTenantBucket, policyValue, tenantStateValue } from './desired-state.js';
 
@@ -178,14 +178,19 @@ export class FederationPublisher {
 
   /** Makes a tenant's bucket match Redis; false if the tenant no longer exists. */
   private async syncTenant(name: string): Promise<boolean> {
-    const { store, names } = this.options;
-    const tenant = await store.getTenant(name);
+    const tenant = await this.options.store.getTenant(name);
     if (!tenant) return false;
-    const policies = await store.listPolicies(name);
-    const kv = await this.bucket(names.tenantBucket(name));
-    const plan = planTenantBucket(desiredTenantBucket(tenant, policies), await readBucket(kv), tenant.spec.zones);
-    await writeBucket(kv, plan);
+    await this.writeTenantBucket(tenant);
     return true;
+  }
+
+  /** Writes what differs between Redis and the tenant's bucket; returns how many keys it wrote or deleted. */
+  private async writeTenantBucket(tenant: TenantRecord): Promise<number> {
+    const kv = await this.bucket(this.options.names.tenantBucket(tenant.name));
+    const desired = desiredTenantBucket(tenant, await this.options.store.listPolicies(tenant.name));
+    const plan = planTenantBucket(desired, await readBucket(kv), tenant.spec.zones);
+    await writeBucket(kv, plan);
+    return plan.puts.length + plan.deletes.length;
   }
 
   private async syncPlacement(): Promise<number> {
@@ -219,12 +224,7 @@ export class FederationPublisher {
     this.buckets.clear();
     let repairs = 0;
     const tenants = await store.listTenants();
-    for (const tenant of tenants) {
-      const kv = await this.bucket(names.tenantBucket(tenant.name));
-      const plan = planTenantBucket(desiredTenantBucket(tenant, await store.listPolicies(tenant.name)), await readBucket(kv), tenant.spec.zones);
-      await writeBucket(kv, plan);
-      repairs += plan.puts.length + plan.deletes.length;
-    }
+    for (const tenant of tenants) repairs += await this.writeTenantBucket(tenant);
     repairs += await this.syncPlacement();
     const live = new Set(tenants.map((t) => names.tenantBucket(t.name)));
     for (const bucket of await listBuckets(this.jsm, names.tenantBucketPrefix)) {
