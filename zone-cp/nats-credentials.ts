@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newUserKey } from '../core/federation/nats-auth.js';
 import { writeFileAtomically } from '../core/atomic-file.js';
+import { callGlobalCp } from './global-client.js';
 
 /** A zone CP's NATS identity: its own user key, and the JWT the global CP signed for it. */
 export interface ZoneNatsCredentials {
@@ -39,24 +40,17 @@ export async function requestCredentials(globalUrl: string, zone: string, token:
     const fresh = newUserKey();
     return { publicKey: fresh.publicKey, seed: new TextDecoder().decode(fresh.seed) };
   })();
-  let response: Response;
-  try {
-    response = await fetch(`${globalUrl.replace(/\/+$/, '')}/api/v1/zones/${encodeURIComponent(zone)}/nats-credentials`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ publicKey: key.publicKey }),
-      signal: AbortSignal.timeout(5000),
-    });
-  } catch (error) {
-    return { status: 'unreachable', reason: (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message };
-  }
-  const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string; jwt?: string; expiresAt?: string; inboxPrefix?: string; tenants?: string[] };
-  if (response.status === 409 && body.error === 'NatsAuthDisabled') return { status: 'disabled' };
-  if (response.ok && body.jwt && body.expiresAt && body.inboxPrefix) {
+  const reply = await callGlobalCp<{ jwt: string; expiresAt: string; inboxPrefix: string; tenants: string[] }>(globalUrl, token, 'POST', `/zones/${encodeURIComponent(zone)}/nats-credentials`, {
+    publicKey: key.publicKey,
+  });
+  if (!reply.reached) return { status: 'unreachable', reason: reply.reason };
+  const { status, body } = reply;
+  if (status === 409 && body.error === 'NatsAuthDisabled') return { status: 'disabled' };
+  if (status >= 200 && status < 300 && body.jwt && body.expiresAt && body.inboxPrefix) {
     return { status: 'ok', credentials: { ...key, jwt: body.jwt, expiresAt: body.expiresAt, inboxPrefix: body.inboxPrefix, tenants: body.tenants ?? [] } };
   }
-  if (response.status === 401 || response.status === 403 || response.status === 404) return { status: 'refused', reason: body.message ?? `HTTP ${response.status}` };
-  return { status: 'unreachable', reason: `HTTP ${response.status}: ${body.message ?? ''}` };
+  if (status === 401 || status === 403 || status === 404) return { status: 'refused', reason: body.message ?? `HTTP ${status}` };
+  return { status: 'unreachable', reason: `HTTP ${status}: ${body.message ?? ''}` };
 }
 
 /** Renew at half the remaining lifetime, at least every minute's worth of margin. Pure. */

@@ -4,6 +4,7 @@ import { createCsr } from '../../core/pki/authority.js';
 import { exportPrivateKeyPem, generateKeyPair, x509 } from '../../core/pki/crypto.js';
 import type { Logger } from '../../core/log.js';
 import { writeFileAtomically } from '../../core/atomic-file.js';
+import { callGlobalCp } from '../global-client.js';
 
 /** What a zone holds to sign its tenant's workloads: its own key, the certificate for it, and the tenant's roots. */
 export interface Intermediate {
@@ -80,14 +81,17 @@ export class IntermediateKeeper {
     const { zone, globalUrl, token, stateDir, log } = this.options;
     const keys = await generateKeyPair();
     const csr = await createCsr(keys, `CN=meshfed zone ${zone} intermediate for ${tenant}`);
-    const response = await fetch(`${globalUrl.replace(/\/+$/, '')}/api/v1/zones/${encodeURIComponent(zone)}/intermediates/${encodeURIComponent(tenant)}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ csr: csr.toString('pem') }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const body = (await response.json().catch(() => ({}))) as { message?: string; certificate?: string; chain?: string[]; trustBundle?: { roots: string[] } };
-    if (!response.ok || !body.certificate) throw new Error(`global CP answered ${response.status}: ${body.message ?? ''}`);
+    const reply = await callGlobalCp<{ certificate: string; chain: string[]; trustBundle: { roots: string[] } }>(
+      globalUrl,
+      token,
+      'POST',
+      `/zones/${encodeURIComponent(zone)}/intermediates/${encodeURIComponent(tenant)}`,
+      { csr: csr.toString('pem') },
+      10_000,
+    );
+    if (!reply.reached) throw new Error(`global CP unreachable: ${reply.reason}`);
+    const { body } = reply;
+    if (reply.status !== 200 || !body.certificate) throw new Error(`global CP answered ${reply.status}: ${body.message ?? ''}`);
     const certificate = new x509.X509Certificate(body.certificate);
     const intermediate: Intermediate = {
       tenant,
