@@ -17,3 +17,9 @@ export const errorResponses = {
   403: ErrorBody,
   404: ErrorBody,
 } as const;
+
+/**
+ * The one answer for a tenant that does not exist or is another tenant's:
+ * every route must use it, so the two can never be told apart.
+ */
+export const tenantNotFound = (tenant: string) => `tenant "${tenant}" not found`;

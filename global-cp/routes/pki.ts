@@ -8,7 +8,7 @@ import { x509 } from '../../core/pki/crypto.js';
 import { requireAllowed } from '../plugins/authentication.js';
 import { trustBundle, type CaKeeper } from '../ca/ca-keeper.js';
 import type { RedisStore } from '../store/redis-store.js';
-import { TenantParams, errorResponses } from './common.js';
+import { TenantParams, errorResponses, tenantNotFound } from './common.js';
 
 export interface PkiRoutesOptions {
   store: RedisStore;
@@ -46,9 +46,9 @@ export const pkiRoutes: FastifyPluginAsyncTypebox<PkiRoutesOptions> = async (app
     { schema: { tags: ['pki'], summary: 'The root certificates a tenant\'s workloads trust', params: TenantParams, response: { 200: TrustBundle, ...errorResponses } } },
     async (request) => {
       const { tenant } = request.params;
-      requireAllowed(request, { op: 'tenant:read', tenant }, `tenant "${tenant}" not found`);
+      requireAllowed(request, { op: 'tenant:read', tenant }, tenantNotFound(tenant));
       const [record, ca] = await Promise.all([store.getTenant(tenant), store.getTenantCa(tenant)]);
-      if (!record || !ca) throw notFound(`tenant "${tenant}" not found`);
+      if (!record || !ca) throw notFound(tenantNotFound(tenant));
       return { trustDomain: record.spec.trustDomain, roots: trustBundle(ca) };
     },
   );

@@ -16,10 +16,9 @@ import { requireAllowed } from '../plugins/authentication.js';
 import { WRITE_RESULT_HEADER, etag, preconditionFrom } from '../resources/preconditions.js';
 import { renderPolicy } from '../resources/render.js';
 import type { RedisStore } from '../store/redis-store.js';
-import { PreconditionHeaders, errorResponses } from './common.js';
+import { PreconditionHeaders, errorResponses, tenantNotFound } from './common.js';
 
 const tags = ['policies'];
-const hidden = (tenant: string) => `tenant "${tenant}" not found`;
 const policyNotFound = (tenant: string, kind: string, name: string) => `${kind} "${name}" not found in tenant "${tenant}"`;
 
 const PolicyParams = Type.Object({ tenant: Dns1123Label('Tenant name.'), kind: Type.String({ maxLength: 64 }), name: Dns1123Label('Policy name.') });
@@ -60,13 +59,13 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
       },
       async (request, reply) => {
         const { tenant, name } = request.params;
-        requireAllowed(request, { op: 'policies:write', tenant }, hidden(tenant));
+        requireAllowed(request, { op: 'policies:write', tenant }, tenantNotFound(tenant));
         const body = request.body as { kind?: string; metadata?: { name?: string; tenant?: string; labels?: Record<string, string>; resourceVersion?: string }; spec: Record<string, unknown> };
         const wrong = mismatches(body, kind, tenant, name);
         if (wrong.length) throw badRequest(`${wrong[0]!.path}: ${wrong[0]!.message}`, wrong);
 
         const [owner, zones] = await Promise.all([store.getTenant(tenant), store.listZones()]);
-        if (!owner) throw notFound(hidden(tenant));
+        if (!owner) throw notFound(tenantNotFound(tenant));
         const issues = checkPolicySemantics(kind, body.spec, {
           tenant,
           trustDomain: owner.spec.trustDomain,
@@ -87,7 +86,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
               .header(WRITE_RESULT_HEADER, result.status)
               .send(renderPolicy(result.value));
           case 'tenant-not-found':
-            throw notFound(hidden(tenant));
+            throw notFound(tenantNotFound(tenant));
           case 'quota':
             throw quotaExceeded(`tenant "${tenant}" already has ${result.limit} policies (quota maxPolicies)`);
           case 'precondition':
@@ -105,7 +104,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
 
   // Any other kind in a PUT path: say which kinds exist instead of a bare 404.
   app.put('/tenants/:tenant/policies/:kind/:name', { schema: { hide: true, params: PolicyParams } }, async (request) => {
-    requireAllowed(request, { op: 'policies:write', tenant: request.params.tenant }, hidden(request.params.tenant));
+    requireAllowed(request, { op: 'policies:write', tenant: request.params.tenant }, tenantNotFound(request.params.tenant));
     requireKind(request.params.kind);
     throw new Error('unreachable: known kinds have their own routes');
   });
@@ -115,7 +114,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
     { schema: { tags, summary: 'Get a policy', params: PolicyParams, response: { 200: PolicyDocument, ...errorResponses } } },
     async (request, reply) => {
       const { tenant, name } = request.params;
-      requireAllowed(request, { op: 'policies:read', tenant }, hidden(tenant));
+      requireAllowed(request, { op: 'policies:read', tenant }, tenantNotFound(tenant));
       const kind = requireKind(request.params.kind);
       const policy = await store.getPolicy(tenant, kind, name);
       if (!policy) {
@@ -145,7 +144,7 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
     },
     async (request) => {
       const { tenant } = request.params;
-      requireAllowed(request, { op: 'policies:read', tenant }, hidden(tenant));
+      requireAllowed(request, { op: 'policies:read', tenant }, tenantNotFound(tenant));
       const kind = request.query.kind === undefined ? undefined : requireKindInQuery(request.query.kind);
       const selector = parseLabelSelector(request.query.labelSelector ?? '');
       if ('error' in selector && request.query.labelSelector) {
@@ -163,10 +162,10 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = as
     { schema: { tags, summary: 'Delete a policy', params: PolicyParams, headers: PreconditionHeaders, response: { 204: Type.Null(), ...errorResponses, 412: ErrorBody } } },
     async (request: FastifyRequest<{ Params: { tenant: string; kind: string; name: string } }>, reply) => {
       const { tenant, name } = request.params;
-      requireAllowed(request, { op: 'policies:write', tenant }, hidden(tenant));
+      requireAllowed(request, { op: 'policies:write', tenant }, tenantNotFound(tenant));
       const kind = requireKind(request.params.kind);
       const result = await store.deletePolicy(tenant, kind, name, preconditionFrom(request.headers, undefined, 'any'));
-      if (result.status === 'tenant-not-found') throw notFound(hidden(tenant));
+      if (result.status === 'tenant-not-found') throw notFound(tenantNotFound(tenant));
       if (result.status === 'not-found') throw notFound(policyNotFound(tenant, kind, name));
       if (result.status === 'precondition') throw preconditionFailed(`${kind} "${name}" is at resourceVersion ${result.currentResourceVersion}`);
       if (result.status === 'exists') throw preconditionFailed(`${kind} "${name}" exists (If-None-Match: *)`);
@@ -184,5 +183,5 @@ function requireKindInQuery(kind: string): PolicyKind {
 }
 
 async function requireTenant(store: RedisStore, tenant: string): Promise<void> {
-  if (!(await store.getTenant(tenant))) throw notFound(hidden(tenant));
+  if (!(await store.getTenant(tenant))) throw notFound(tenantNotFound(tenant));
 }

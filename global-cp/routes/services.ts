@@ -7,7 +7,7 @@ import { requireAllowed } from '../plugins/authentication.js';
 import { FederatedService, federatedServices } from '../federation/services-view.js';
 import { zoneStatusFrom } from '../federation/zone-status.js';
 import type { RedisStore } from '../store/redis-store.js';
-import { TenantParams, errorResponses } from './common.js';
+import { TenantParams, errorResponses, tenantNotFound } from './common.js';
 
 /** Reads what zones published; absent when the global CP runs without NATS. */
 export interface InventoryReader {
@@ -34,8 +34,8 @@ export const serviceRoutes: FastifyPluginAsyncTypebox<ServiceRoutesOptions> = as
     },
     async (request) => {
       const { tenant } = request.params;
-      requireAllowed(request, { op: 'policies:read', tenant }, `tenant "${tenant}" not found`);
-      if (!(await store.getTenant(tenant))) throw notFound(`tenant "${tenant}" not found`);
+      requireAllowed(request, { op: 'policies:read', tenant }, tenantNotFound(tenant));
+      if (!(await store.getTenant(tenant))) throw notFound(tenantNotFound(tenant));
       if (!inventory) throw new ApiError(503, 'FederationDisabled', 'the global CP runs without NATS (--nats), so it has no zone inventory');
       const inventories = await inventory.tenantInventories(tenant);
       const offline = new Set<string>();

@@ -10,10 +10,9 @@ import { applyTenantPatch, tenantSpecFromCreate } from '../resources/tenant-spec
 import type { TenantRecord, WriteResult } from '../store/records.js';
 import type { RedisStore } from '../store/redis-store.js';
 import type { CaKeeper } from '../ca/ca-keeper.js';
-import { PreconditionHeaders, TenantNameParams, errorResponses } from './common.js';
+import { PreconditionHeaders, TenantNameParams, errorResponses, tenantNotFound } from './common.js';
 
 const tags = ['tenants'];
-const hidden = (name: string) => `tenant "${name}" not found`;
 
 /** Tenants: created, placed in zones and deleted by the admin; a tenant's own tokens may read it. */
 export const tenantRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore; cas: CaKeeper }> = async (app, { store, cas }) => {
@@ -43,9 +42,9 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore; cas: C
     { schema: { tags, summary: 'Get a tenant', params: TenantNameParams, response: { 200: Tenant, ...errorResponses } } },
     async (request, reply) => {
       const { name } = request.params;
-      requireAllowed(request, { op: 'tenant:read', tenant: name }, hidden(name));
+      requireAllowed(request, { op: 'tenant:read', tenant: name }, tenantNotFound(name));
       const tenant = await store.getTenant(name);
-      if (!tenant) throw notFound(hidden(name));
+      if (!tenant) throw notFound(tenantNotFound(name));
       return reply.header('etag', etag(tenant.meta.resourceVersion)).send(renderTenant(tenant));
     },
   );
@@ -64,12 +63,12 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore; cas: C
     },
     async (request, reply) => {
       const { name } = request.params;
-      requireAllowed(request, { op: 'tenant:write', tenant: name }, hidden(name));
+      requireAllowed(request, { op: 'tenant:write', tenant: name }, tenantNotFound(name));
       const clientExpect = preconditionFrom(request.headers, undefined, 'exists');
       // Read, merge, compare-and-set; a concurrent writer makes us merge again.
       for (let attempt = 0; attempt < 8; attempt++) {
         const current = await store.getTenant(name);
-        if (!current) throw notFound(hidden(name));
+        if (!current) throw notFound(tenantNotFound(name));
         const next = applyTenantPatch(current.spec, current.labels, request.body);
         const expect = clientExpect === 'exists' ? { resourceVersion: current.meta.resourceVersion } : clientExpect;
         const result = await store.putTenant(name, next.labels, next.spec, expect);
@@ -95,9 +94,9 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore; cas: C
     },
     async (request, reply) => {
       const { name } = request.params;
-      requireAllowed(request, { op: 'tenant:write', tenant: name }, hidden(name));
+      requireAllowed(request, { op: 'tenant:write', tenant: name }, tenantNotFound(name));
       const result = await store.deleteTenant(name, preconditionFrom(request.headers, undefined, 'any'));
-      if (result.status === 'not-found') throw notFound(hidden(name));
+      if (result.status === 'not-found') throw notFound(tenantNotFound(name));
       if (result.status === 'precondition') throw preconditionFailed(`tenant "${name}" is at resourceVersion ${result.currentResourceVersion}`);
       if (result.status === 'exists') throw preconditionFailed(`tenant "${name}" exists (If-None-Match: *)`);
       request.log.info({ tenant: name }, 'tenant deleted with its policies and tokens');
@@ -121,7 +120,7 @@ function expectWritten(result: WriteResult<TenantRecord>, name: string, requeste
     case 'trust-domain-taken':
       throw conflict(`trust domain is already used by tenant "${result.owner}"`, [{ path: '/body/trustDomain', message: 'already used by another tenant' }]);
     case 'not-found':
-      throw notFound(hidden(name));
+      throw notFound(tenantNotFound(name));
     case 'exists':
       throw preconditionFailed(`tenant "${name}" exists (If-None-Match: *)`);
     case 'precondition':

@@ -9,10 +9,9 @@ import type { Principal } from '../../tenants/authorization.js';
 import { requireAllowed } from '../plugins/authentication.js';
 import { renderToken } from '../resources/render.js';
 import type { RedisStore } from '../store/redis-store.js';
-import { TenantParams, errorResponses } from './common.js';
+import { TenantParams, errorResponses, tenantNotFound } from './common.js';
 
 const tags = ['tokens'];
-const hidden = (tenant: string) => `tenant "${tenant}" not found`;
 
 /**
  * The expiry of a new token: the requested lifetime, capped so that a tenant
@@ -34,7 +33,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = asy
     { schema: { tags, summary: 'Create a tenant token', params: TenantParams, body: CreateTokenBody, response: { 201: CreatedToken, ...errorResponses } } },
     async (request, reply) => {
       const { tenant } = request.params;
-      requireAllowed(request, { op: 'tokens:manage', tenant }, hidden(tenant));
+      requireAllowed(request, { op: 'tokens:manage', tenant }, tenantNotFound(tenant));
       const now = Date.now();
       const expiry = tokenExpiry(now, request.body.ttl, request.principal);
       if ('error' in expiry) throw badRequest(`ttl ${expiry.error}`, [{ path: '/body/ttl', message: expiry.error }]);
@@ -48,7 +47,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = asy
         expiresAt: new Date(expiry.expiresAtMs).toISOString(),
       };
       const result = await store.createToken(record, hashToken(token));
-      if (result.status === 'tenant-not-found') throw notFound(hidden(tenant));
+      if (result.status === 'tenant-not-found') throw notFound(tenantNotFound(tenant));
       if (result.status === 'quota') throw quotaExceeded(`tenant "${tenant}" already has ${result.limit} live tokens (quota maxTokens)`);
       if (result.status !== 'created') throw new Error(`unexpected store result ${result.status}`);
       request.log.info({ tenant, tokenId: record.id, role: record.role }, 'tenant token created');
@@ -61,8 +60,8 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = asy
     { schema: { tags, summary: 'List a tenant\'s live tokens (never the secrets)', params: TenantParams, response: { 200: Type.Object({ items: Type.Array(TokenInfo) }), ...errorResponses } } },
     async (request) => {
       const { tenant } = request.params;
-      requireAllowed(request, { op: 'tokens:manage', tenant }, hidden(tenant));
-      if (!(await store.getTenant(tenant))) throw notFound(hidden(tenant));
+      requireAllowed(request, { op: 'tokens:manage', tenant }, tenantNotFound(tenant));
+      if (!(await store.getTenant(tenant))) throw notFound(tenantNotFound(tenant));
       return { items: (await store.listTokens(tenant)).map(renderToken) };
     },
   );
@@ -79,7 +78,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ store: RedisStore }> = asy
     },
     async (request, reply) => {
       const { tenant, id } = request.params;
-      requireAllowed(request, { op: 'tokens:manage', tenant }, hidden(tenant));
+      requireAllowed(request, { op: 'tokens:manage', tenant }, tenantNotFound(tenant));
       const result = await store.deleteToken(tenant, id);
       if (result.status !== 'deleted') throw notFound(`token "${id}" not found in tenant "${tenant}"`);
       request.log.info({ tenant, tokenId: id }, 'tenant token revoked');
