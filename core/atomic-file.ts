@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** Replaces `path` with `content` (mode 0600) so that a crash leaves the old or the new file, never a mix. */
@@ -25,4 +25,16 @@ export async function writeFileAtomically(path: string, content: string): Promis
   } finally {
     await dir.close();
   }
+}
+
+/**
+ * A secret that survives restarts: read from `path`, or made by `make` and
+ * written there (mode 600) when the file is missing or empty.
+ */
+export async function readOrCreateSecretFile(path: string, make: () => string): Promise<string> {
+  const text = (await readFile(path, 'utf8').catch(() => '')).trim();
+  if (text) return text;
+  const secret = make();
+  await writeFileAtomically(path, `${secret}\n`);
+  return secret;
 }

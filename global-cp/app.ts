@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import { loggerOptions } from '../core/log.js';
 import { createRegistry } from '../core/metrics.js';
 import { installAuthentication } from './plugins/authentication.js';
-import { installErrorHandling } from './plugins/errors.js';
+import { installErrorHandling } from '../core/http/errors.js';
 import { installMetrics } from './plugins/metrics.js';
 import { policyRoutes } from './routes/policies.js';
 import { tenantRoutes } from './routes/tenants.js';

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { writeFileAtomically } from '../../core/atomic-file.js';
+import { readOrCreateSecretFile, writeFileAtomically } from '../../core/atomic-file.js';
 import { resolve, join } from 'node:path';
 import { stringify } from 'yaml';
 import { startGlobalCp, type RunningGlobalCp } from '../../global-cp/main.js';
@@ -56,9 +55,9 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
     options.say(`  nats       ${nats.url}  (JetStream data in ${nats.dataDir})`);
 
     const adminTokenFile = join(dataDir, 'admin-token');
-    const adminToken = await readOrCreateSecret(adminTokenFile, () => generateToken('admin'));
+    const adminToken = await readOrCreateSecretFile(adminTokenFile, () => generateToken('admin'));
     // The key that seals tenant CA keys in Redis.
-    const masterKey = Buffer.from(await readOrCreateSecret(join(dataDir, 'master.key'), () => randomBytes(32).toString('hex')), 'hex');
+    const masterKey = Buffer.from(await readOrCreateSecretFile(join(dataDir, 'master.key'), () => randomBytes(32).toString('hex')), 'hex');
 
     options.say('starting global CP …');
     const port = (await portIsFree(options.port)) ? options.port : await freePort();
@@ -83,20 +82,6 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
     await stopAll();
     throw error instanceof ConfigError ? error : new ConfigError((error as Error).message);
   }
-}
-
-/**
- * A secret that survives restarts of `meshfed up`, like the data beside it:
- * read from `path`, or made by `make` and written there (mode 600).
- */
-async function readOrCreateSecret(path: string, make: () => string): Promise<string> {
-  if (existsSync(path)) {
-    const text = (await readFile(path, 'utf8')).trim();
-    if (text) return text;
-  }
-  const secret = make();
-  await writeFileAtomically(path, `${secret}\n`);
-  return secret;
 }
 
 async function portIsFree(port: number): Promise<boolean> {

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { ApiError, type ErrorDetail } from '../../core/errors.js';
-import { DNS1123_LABEL_PATTERN } from '../../core/schemas/common.js';
+import { ApiError, type ErrorDetail } from '../errors.js';
+import { DNS1123_LABEL_PATTERN } from '../schemas/common.js';
 
 interface AjvError {
   instancePath: string;
