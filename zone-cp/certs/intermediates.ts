@@ -1,7 +1,8 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCsr } from '../../core/pki/authority.js';
-import { exportPrivateKeyPem, generateKeyPair, x509 } from '../../core/pki/crypto.js';
+import { exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem, x509 } from '../../core/pki/crypto.js';
+import type { SigningIdentity } from '../../core/pki/authority.js';
 import type { Logger } from '../../core/log.js';
 import { writeFileAtomically } from '../../core/atomic-file.js';
 import { callGlobalCp } from '../global-client.js';
@@ -32,6 +33,8 @@ const dirOf = (stateDir: string, tenant: string) => join(stateDir, 'pki', tenant
  */
 export class IntermediateKeeper {
   private readonly held = new Map<string, Intermediate>();
+  /** Opened signing keys, by tenant; replaced when the intermediate is renewed. */
+  private readonly signers = new Map<string, { serial: string; identity: SigningIdentity }>();
 
   constructor(
     private readonly options: { stateDir: string; zone: string; globalUrl: string; token: string; log: Logger },
@@ -41,6 +44,24 @@ export class IntermediateKeeper {
     return [...this.held.values()];
   }
 
+  get(tenant: string): Intermediate | undefined {
+    return this.held.get(tenant);
+  }
+
+  /** The zone's signing identity for the tenant's workloads, or undefined while it has no valid intermediate. */
+  async signer(tenant: string): Promise<{ identity: SigningIdentity; intermediate: Intermediate } | undefined> {
+    const intermediate = this.held.get(tenant);
+    if (!intermediate || Date.parse(intermediate.notAfter) <= Date.now()) return undefined;
+    const certificate = new x509.X509Certificate(intermediate.certificatePem);
+    let opened = this.signers.get(tenant);
+    if (opened?.serial !== certificate.serialNumber) {
+      const keyPem = await readFile(join(dirOf(this.options.stateDir, tenant), 'intermediate.key'), 'utf8');
+      opened = { serial: certificate.serialNumber, identity: { certificate, privateKey: await importPrivateKeyPem(keyPem) } };
+      this.signers.set(tenant, opened);
+    }
+    return { identity: opened.identity, intermediate };
+  }
+
   /** Makes sure every placed tenant has a valid intermediate and no other tenant has one. */
   async sync(placedTenants: string[]): Promise<void> {
     // Also what is on disk: a tenant may have left while this zone CP was down.
@@ -48,6 +69,7 @@ export class IntermediateKeeper {
     for (const tenant of new Set([...this.held.keys(), ...onDisk])) {
       if (placedTenants.includes(tenant)) continue;
       this.held.delete(tenant);
+      this.signers.delete(tenant);
       await rm(dirOf(this.options.stateDir, tenant), { recursive: true, force: true });
       this.options.log.info({ tenant }, 'tenant left the zone: its intermediate CA key is deleted');
     }
