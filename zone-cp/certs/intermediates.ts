@@ -33,6 +33,8 @@ const dirOf = (stateDir: string, tenant: string) => join(stateDir, 'pki', tenant
  */
 export class IntermediateKeeper {
   private readonly held = new Map<string, Intermediate>();
+  /** Intermediates renewed away during this process's life, by tenant. */
+  private readonly replaced = new Map<string, Intermediate[]>();
   /** Opened signing keys, by tenant; replaced when the intermediate is renewed. */
   private readonly signers = new Map<string, { serial: string; identity: SigningIdentity }>();
 
@@ -46,6 +48,14 @@ export class IntermediateKeeper {
 
   get(tenant: string): Intermediate | undefined {
     return this.held.get(tenant);
+  }
+
+  /** PEMs of the tenant's current intermediate and the ones it replaced that are still valid: SVIDs they signed are still good. */
+  validIssuers(tenant: string): string[] {
+    const now = Date.now();
+    const current = this.held.get(tenant);
+    const all = [...(current ? [current] : []), ...(this.replaced.get(tenant) ?? [])];
+    return all.filter((i) => Date.parse(i.notAfter) > now).map((i) => i.certificatePem);
   }
 
   /** The zone's signing identity for the tenant's workloads, or undefined while it has no valid intermediate. */
@@ -70,6 +80,7 @@ export class IntermediateKeeper {
       if (placedTenants.includes(tenant)) continue;
       this.held.delete(tenant);
       this.signers.delete(tenant);
+      this.replaced.delete(tenant);
       await rm(dirOf(this.options.stateDir, tenant), { recursive: true, force: true });
       this.options.log.info({ tenant }, 'tenant left the zone: its intermediate CA key is deleted');
     }
@@ -88,7 +99,9 @@ export class IntermediateKeeper {
       this.held.set(tenant, existing);
       return;
     }
-    this.held.set(tenant, await this.request(tenant));
+    const renewed = await this.request(tenant);
+    if (existing) this.replaced.set(tenant, [existing, ...(this.replaced.get(tenant) ?? [])].filter((i) => Date.parse(i.notAfter) > Date.now()));
+    this.held.set(tenant, renewed);
   }
 
   private async load(tenant: string): Promise<Intermediate | undefined> {

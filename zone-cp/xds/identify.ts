@@ -1,0 +1,115 @@
+import { isIP } from 'node:net';
+import type { InboundPort, Locality } from '../../core/schemas/dataplane.js';
+import { workloadSpiffeId } from '../../core/spiffe.js';
+import { x509 } from '../../core/pki/crypto.js';
+import type { LocalEndpoint } from '../discovery/model.js';
+import type { DataplaneClaims } from '../dataplanes/tokens.js';
+import type { XdsNode } from './server/ads-server.js';
+
+export type ProxyKind = 'sidecar' | 'ingress' | 'proxyless';
+
+/** Everything xDS generation needs to know about one connected proxy. */
+export interface ProxyDescription {
+  /** node.id, qualified by tenant so two tenants' proxies can never collide. */
+  id: string;
+  kind: ProxyKind;
+  tenant: string;
+  namespace: string;
+  serviceAccount: string;
+  spiffeId: string;
+  /** The registered dataplane this proxy fronts (sidecars), if any. */
+  service?: string;
+  instance?: string;
+  inbound: InboundPort[];
+  address?: string;
+  locality: Locality;
+  /** Whether the proxy holds an SVID and wants mTLS to its upstreams (meshfed's own proxies, or proxyless gRPC with certificate providers). */
+  mtls: boolean;
+  tokenId: string;
+}
+
+/** Node metadata meshfed reads (Struct values as grpc-js decodes them). */
+export const NODE_METADATA = {
+  kind: 'meshfed.io/kind',
+  service: 'meshfed.io/service',
+  instance: 'meshfed.io/instance',
+  token: 'meshfed.io/token',
+  mtls: 'meshfed.io/mtls',
+} as const;
+
+export function nodeMetadataString(node: XdsNode, key: string): string | undefined {
+  const value = node.metadata?.fields?.[key];
+  const text = value?.string_value ?? value?.stringValue;
+  return typeof text === 'string' && text ? text : undefined;
+}
+
+function nodeMetadataBool(node: XdsNode, key: string): boolean | undefined {
+  const value = node.metadata?.fields?.[key];
+  const flag = value?.bool_value ?? value?.boolValue;
+  if (typeof flag === 'boolean') return flag;
+  const text = nodeMetadataString(node, key);
+  return text === undefined ? undefined : text === 'true';
+}
+
+/**
+ * Who a proxy is, from its node (kind, which registered instance, locality)
+ * and its dataplane token (tenant, namespace, service account — never taken
+ * from the node). Pure.
+ */
+export function describeProxy(
+  node: XdsNode,
+  claims: DataplaneClaims,
+  trustDomain: string,
+  zoneLocality: Locality,
+  findRegistered: (service: string, instance: string) => LocalEndpoint | undefined,
+  port: 'mtls' | 'plaintext',
+): ProxyDescription | { error: string } {
+  if (!node.id) return { error: 'node.id is required' };
+  const kindText = nodeMetadataString(node, NODE_METADATA.kind) ?? (port === 'mtls' ? 'sidecar' : 'proxyless');
+  if (kindText !== 'sidecar' && kindText !== 'proxyless' && kindText !== 'ingress') return { error: `node metadata ${NODE_METADATA.kind} must be sidecar, ingress or proxyless, not "${kindText}"` };
+  const kind: ProxyKind = kindText;
+  const service = nodeMetadataString(node, NODE_METADATA.service);
+  const instance = nodeMetadataString(node, NODE_METADATA.instance);
+  const registered = service && instance ? findRegistered(service, instance) : undefined;
+  if (kind === 'sidecar' && (!service || !instance)) return { error: `a sidecar must name its dataplane in node metadata ${NODE_METADATA.service} and ${NODE_METADATA.instance}` };
+  if (registered && registered.serviceAccount !== claims.serviceAccount) return { error: `dataplane ${service}/${instance} runs as service account "${registered.serviceAccount}", not the token's "${claims.serviceAccount}"` };
+  const fromNode = node.locality?.region && node.locality.zone ? { region: node.locality.region, zone: node.locality.zone, ...(node.locality.sub_zone ? { subzone: node.locality.sub_zone } : {}) } : undefined;
+  return {
+    id: `${claims.tenant}/${node.id}`,
+    kind,
+    tenant: claims.tenant,
+    namespace: claims.namespace,
+    serviceAccount: claims.serviceAccount,
+    spiffeId: workloadSpiffeId(trustDomain, claims.namespace, claims.serviceAccount),
+    ...(service ? { service } : {}),
+    ...(instance ? { instance } : {}),
+    inbound: registered?.ports ?? [],
+    ...(registered && isIP(registered.address) ? { address: registered.address } : {}),
+    locality: registered?.locality ?? fromNode ?? zoneLocality,
+    mtls: port === 'mtls' || nodeMetadataBool(node, NODE_METADATA.mtls) === true,
+    tokenId: claims.id,
+  };
+}
+
+/**
+ * Checks the client certificate of an mTLS xDS stream: signed by one of this
+ * zone's intermediates of the tenant, valid now, and naming exactly the SPIFFE ID the
+ * token entitles. Returns the problem, or undefined when it passes.
+ */
+export async function peerSvidProblem(peerDer: Buffer | undefined, intermediatesPem: string[], spiffeId: string, nowMs: number): Promise<string | undefined> {
+  if (!peerDer?.length) return 'a client certificate (the proxy\'s SVID) is required on this port';
+  if (!intermediatesPem.length) return 'this zone has no intermediate CA for the tenant yet';
+  let certificate: x509.X509Certificate;
+  try {
+    certificate = new x509.X509Certificate(peerDer);
+  } catch {
+    return 'the client certificate cannot be parsed';
+  }
+  let verified = false;
+  // The current intermediate and the ones it replaced: SVIDs they signed stay good until they expire.
+  for (const pem of intermediatesPem) verified ||= await certificate.verify({ publicKey: new x509.X509Certificate(pem).publicKey, date: new Date(nowMs) });
+  if (!verified) return 'the client certificate was not issued by this zone, or has expired';
+  const uris = (certificate.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? []).filter((n) => n.type === 'url').map((n) => n.value);
+  if (uris.length !== 1 || uris[0] !== spiffeId) return `the client certificate is for ${uris.join(', ') || 'no SPIFFE ID'}, but the token entitles ${spiffeId}`;
+  return undefined;
+}
