@@ -19,7 +19,7 @@ export async function callGlobalCp<T>(globalUrl: string, token: string, method: 
 
 /** What the global CP said about this zone's token. */
 export type AuthOutcome =
-  | { status: 'ok'; tenants: string[] }
+  | { status: 'ok'; tenants: string[]; region: string | undefined }
   | { status: 'refused'; reason: string }
   | { status: 'unreachable'; reason: string };
 
@@ -29,10 +29,10 @@ export type AuthOutcome =
  * worth retrying.
  */
 export async function authenticateZone(globalUrl: string, zone: string, token: string, timeoutMs = 5000): Promise<AuthOutcome> {
-  const reply = await callGlobalCp<{ tenants: Array<{ name: string }> }>(globalUrl, token, 'GET', `/zones/${encodeURIComponent(zone)}/placement`, undefined, timeoutMs);
+  const reply = await callGlobalCp<{ tenants: Array<{ name: string }>; region: string }>(globalUrl, token, 'GET', `/zones/${encodeURIComponent(zone)}/placement`, undefined, timeoutMs);
   if (!reply.reached) return { status: 'unreachable', reason: reply.reason };
   const { status, body } = reply;
-  if (status >= 200 && status < 300) return { status: 'ok', tenants: (body.tenants ?? []).map((t) => t.name) };
+  if (status >= 200 && status < 300) return { status: 'ok', tenants: (body.tenants ?? []).map((t) => t.name), region: body.region };
   if (status === 401) return { status: 'refused', reason: 'the zone token is wrong or revoked (401)' };
   if (status === 403) return { status: 'refused', reason: `the token is not this zone's token (403: ${body.message ?? ''})` };
   if (status === 404) return { status: 'refused', reason: `zone "${zone}" is not registered at the global CP (404)` };

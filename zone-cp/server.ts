@@ -1,4 +1,6 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { installErrorHandling } from '../core/http/errors.js';
 import { Gauge, type Registry } from 'prom-client';
 import { loggerOptions } from '../core/log.js';
 import type { TenantView } from './sync/tenant-view.js';
@@ -18,8 +20,22 @@ export interface ZoneCpStatus {
 }
 
 /** /healthz, /readyz, /metrics and GET /api/v1/state (what the zone CP holds, for debugging). Listens on loopback by default. */
-export async function buildZoneCpServer(status: ZoneCpStatus, registry: Registry, logLevel?: string): Promise<FastifyInstance> {
-  const app = Fastify({ logger: loggerOptions('zone-cp', logLevel ?? 'warn') });
+export async function buildZoneCpServer(
+  status: ZoneCpStatus,
+  registry: Registry,
+  logLevel?: string,
+  /** The zone's API plugins (dataplanes, proxies); registered after the ops routes. */
+  routes: Array<(app: FastifyInstance) => Promise<void>> = [],
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions('zone-cp', logLevel ?? 'warn'),
+    bodyLimit: 1024 * 1024,
+    // As at the global CP: unknown fields and wrong types are errors, never dropped or coerced.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: true } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.removeContentTypeParser('text/plain');
+  installErrorHandling(app);
   const registers = [registry];
   new Gauge({
     name: 'meshfed_zone_applied_revision',
@@ -77,5 +93,6 @@ export async function buildZoneCpServer(status: ZoneCpStatus, registry: Registry
     // Certificates only: the keys never leave the state dir.
     intermediates: status.intermediates(),
   }));
+  for (const register of routes) await register(app);
   return app;
 }

@@ -4,6 +4,8 @@ import { Dns1123Label, Strict } from './common.js';
 /** Which tenants are placed in a zone: the zone CP watches its own key. */
 export const Placement = Type.Object({
   zone: Type.String(),
+  /** The zone's region as registered: the zone CP's default locality and the base of its failover priorities. */
+  region: Type.Optional(Type.String()),
   // Tenant names end up in file paths and URLs at the zone: only DNS-1123 labels pass.
   tenants: Type.Array(Type.Object({ name: Dns1123Label('Tenant name.'), trustDomain: Type.String() })),
 });

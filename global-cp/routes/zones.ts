@@ -112,9 +112,10 @@ export const zoneRoutes: FastifyPluginAsyncTypebox<ZoneRoutesOptions> = async (a
     async (request) => {
       const { name } = request.params;
       requireAllowed(request, { op: 'zone:sync', zone: name }, `zone "${name}" not found`);
-      if (!(await store.getZone(name))) throw notFound(`zone "${name}" not found`);
+      const zone = await store.getZone(name);
+      if (!zone) throw notFound(`zone "${name}" not found`);
       const tenants = (await Promise.all((await store.zoneTenants(name)).map((t) => store.getTenant(t)))).filter((t) => t !== undefined);
-      return { zone: name, tenants: tenants.map((t) => ({ name: t.name, trustDomain: t.spec.trustDomain })) };
+      return { zone: name, region: zone.spec.region, tenants: tenants.map((t) => ({ name: t.name, trustDomain: t.spec.trustDomain })) };
     },
   );
 };

@@ -11,6 +11,8 @@ export interface ZoneSnapshot {
   zone: string;
   /** sha256 of the zone token that last authenticated, so a restart with the same token may sync before the global CP answers. */
   authenticatedTokenHash: string | null;
+  /** The zone's region as the global CP last said (older snapshots lack it). */
+  region?: string;
   tenants: Record<string, TenantView>;
   savedAt: string;
 }

@@ -1,0 +1,105 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { badRequest, notFound } from '../../core/errors.js';
+import { parseDurationMs } from '../../core/duration.js';
+import { Dns1123Label, Duration, ErrorBody } from '../../core/schemas/common.js';
+import { DataplaneRegistration } from '../../core/schemas/dataplane.js';
+import type { DataplaneTokenAuthority } from '../dataplanes/token-authority.js';
+import { DEFAULT_DATAPLANE_TOKEN_TTL_MS } from '../dataplanes/tokens.js';
+import { registrationProblem, type UniversalDiscovery } from '../discovery/universal.js';
+import { requireDataplaneToken, requireZoneToken } from './auth.js';
+
+export interface DataplaneRoutesOptions {
+  zoneToken: string;
+  tokens: DataplaneTokenAuthority;
+  /** Undefined when this zone discovers workloads another way (Kubernetes, services file). */
+  universal: UniversalDiscovery | undefined;
+  placedTenants(): string[];
+}
+
+const MAX_TTL_MS = 10 * 365 * 86_400_000;
+const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody };
+
+/** Dataplane tokens (zone operator) and universal-mode registrations (dataplanes). */
+export const dataplaneRoutes: FastifyPluginAsyncTypebox<DataplaneRoutesOptions> = async (app, options) => {
+  app.post(
+    '/api/v1/dataplane-tokens',
+    {
+      schema: {
+        summary: 'Issue a dataplane token bound to tenant / namespace / service account (zone token)',
+        body: Type.Object(
+          {
+            tenant: Dns1123Label('Tenant placed in this zone.'),
+            namespace: Dns1123Label('Namespace.'),
+            serviceAccount: Type.String({ pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$', maxLength: 253 }),
+            ttl: Type.Optional(Duration('Validity; default 8760h.')),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ id: Type.String(), token: Type.String(), expiresAt: Type.String() }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      requireZoneToken(request, options.zoneToken);
+      const { tenant, namespace, serviceAccount, ttl } = request.body;
+      if (!options.placedTenants().includes(tenant)) throw notFound(`tenant "${tenant}" is not placed in this zone`);
+      const ttlMs = ttl === undefined ? DEFAULT_DATAPLANE_TOKEN_TTL_MS : parseDurationMs(ttl) ?? NaN;
+      if (!(ttlMs >= 60_000 && ttlMs <= MAX_TTL_MS)) throw badRequest('/body/ttl: must be between 1m and 87600h', [{ path: '/body/ttl', message: 'must be between 1m and 87600h' }]);
+      const { token, claims } = options.tokens.issue({ tenant, namespace, serviceAccount }, ttlMs);
+      request.log.info({ tokenId: claims.id, tenant, namespace, serviceAccount }, 'dataplane token issued');
+      return reply.code(201).send({ id: claims.id, token, expiresAt: new Date(claims.expiresAt).toISOString() });
+    },
+  );
+
+  app.delete(
+    '/api/v1/dataplane-tokens/:id',
+    { schema: { summary: 'Revoke a dataplane token: it gets no more SVIDs, registrations or config (zone token)', params: Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$' }) }), response: { 204: Type.Null(), ...errors } } },
+    async (request, reply) => {
+      requireZoneToken(request, options.zoneToken);
+      await options.tokens.revoke(request.params.id, Date.now() + MAX_TTL_MS);
+      request.log.info({ tokenId: request.params.id }, 'dataplane token revoked');
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/api/v1/dataplanes',
+    {
+      schema: {
+        summary: 'Register a dataplane, or report its health (dataplane token; universal mode)',
+        body: DataplaneRegistration,
+        response: { 200: Type.Object({ registered: Type.String(), healthy: Type.Boolean() }), ...errors, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      const claims = requireDataplaneToken(request, (t) => options.tokens.verify(t));
+      if (!options.universal) throw notFound('this zone discovers workloads from Kubernetes or a services file; registrations are not taken');
+      const problem = registrationProblem(claims, request.body);
+      if (problem) throw badRequest(`${problem.path}: ${problem.message}`, [problem]);
+      if (!options.placedTenants().includes(claims.tenant)) throw notFound(`tenant "${claims.tenant}" is not placed in this zone`);
+      const endpoint = options.universal.register(claims, request.body);
+      return { registered: `${endpoint.tenant}/${endpoint.namespace}/${endpoint.service}/${endpoint.instance}`, healthy: endpoint.healthy };
+    },
+  );
+
+  app.delete(
+    '/api/v1/dataplanes/:service/:instance',
+    {
+      schema: {
+        summary: 'Deregister a dataplane of the token\'s tenant and namespace',
+        params: Type.Object({ service: Dns1123Label('Service.'), instance: Type.String({ maxLength: 253 }) }),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const claims = requireDataplaneToken(request, (t) => options.tokens.verify(t));
+      if (!options.universal?.deregister(claims, request.params.service, request.params.instance)) throw notFound('no such dataplane');
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get('/api/v1/dataplanes', { schema: { summary: 'Registered dataplanes (zone token)' } }, async (request) => {
+    requireZoneToken(request, options.zoneToken);
+    return { items: options.universal?.list() ?? [] };
+  });
+};
