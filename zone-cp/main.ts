@@ -1,23 +1,26 @@
-import { sleep } from '../core/sleep.js';
-import { Events, connect, jwtAuthenticator, type NatsConnection } from 'nats';
-import { loadCredentials, renewalDelayMs, requestCredentials, saveCredentials } from './nats-credentials.js';
 import type { FastifyInstance } from 'fastify';
-import { redactUrl, type ListenAddress } from '../core/config.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { NatsConnection } from 'nats';
+import type { ListenAddress } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
-import { natsConnectionOptions } from '../core/federation/kv.js';
 import { natsNames } from '../core/federation/names.js';
-import type { Heartbeat } from '../core/schemas/federation.js';
 import { createLogger } from '../core/log.js';
 import { createRegistry } from '../core/metrics.js';
 import { hashToken } from '../tenants/tokens.js';
-import { authenticateZone } from './global-client.js';
-import { InventoryPublisher, inventoriesFor } from './inventory/inventory-publisher.js';
-import { watchServicesFile, type ServicesFile } from './inventory/services-file.js';
-import { buildZoneCpServer } from './server.js';
 import { IntermediateKeeper } from './certs/intermediates.js';
+import { ensureServingCert } from './certs/serving-cert.js';
+import { DEFAULT_SVID_TTL_MS, SvidIssuer } from './certs/svid-issuer.js';
+import { DataplaneTokenAuthority } from './dataplanes/token-authority.js';
+import { startDiscovery, type Discovery } from './discovery/start.js';
+import { FederationLink } from './federation-link.js';
+import { inventoryFromEndpoints } from './inventory/from-endpoints.js';
+import { InventoryPublisher, inventoriesFor } from './inventory/inventory-publisher.js';
+import { buildZoneCpServer } from './server.js';
+import { dataplaneRoutes } from './api/dataplanes.js';
+import { proxyRoutes } from './api/proxies.js';
 import { SNAPSHOT_FORMAT, loadSnapshot, saveSnapshot } from './sync/snapshot.js';
 import type { TenantView } from './sync/tenant-view.js';
-import { ZoneSync, retryDelayMs } from './sync/zone-sync.js';
+import { startXds, type RunningXds } from './xds/start.js';
 
 export interface ZoneCpConfig {
   zone: string;
@@ -27,32 +30,53 @@ export interface ZoneCpConfig {
   stateDir: string;
   listen: ListenAddress;
   federationId: string;
+  /** gRPC port (TLS): ADS for meshfed's proxies (mTLS) and the certificate service. Port 0 picks a free one. */
+  grpcListen?: ListenAddress;
+  /** Plaintext ADS for proxyless gRPC clients; off unless set. Loopback or node-local only. */
+  plaintextXdsListen?: ListenAddress;
+  /** Names (DNS or IP) the gRPC TLS certificate carries; default localhost, 127.0.0.1, ::1. */
+  grpcTlsNames?: string[];
+  /** Workload discovery: a services file, Kubernetes informers, or universal registrations (default). */
   servicesFile?: string;
+  kubeConfig?: KubeConfig;
   /** Overrides the services file's ingressAddress. */
   ingressAddress?: string;
   heartbeatIntervalMs: number;
   /** How often the zone token is checked again (a revoked zone stops syncing). */
   reauthIntervalMs: number;
+  svidTtlMs?: number;
+  /** How long xDS waits to gather a burst of changes into one push. */
+  xdsDebounceMs?: number;
+  /** Universal mode: a dataplane silent this long is unhealthy / removed. */
+  dataplaneLiveness?: { unhealthyAfterMs: number; removeAfterMs: number };
   version: string;
   logLevel?: string;
 }
 
 export interface RunningZoneCp {
   url: string;
+  /** host:port of the TLS gRPC port (ADS + certificates). */
+  grpcAddress: string;
+  plaintextXdsAddress: string | undefined;
+  /** PEM file of the CA that signed the gRPC port's certificate: what proxies pin. */
+  grpcCaFile: string;
   tenants(): Record<string, TenantView>;
   /** Resolves when every placed tenant has caught up with NATS (never, while NATS or the global CP is away). */
   synced(): Promise<void>;
+  issueDataplaneToken(binding: { tenant: string; namespace: string; serviceAccount: string }, ttlMs?: number): string;
   stop(): Promise<void>;
 }
 
 /**
  * Runs a zone control plane: serves its last snapshot at once, authenticates
- * to the global CP, then follows its tenants' buckets in NATS, publishing its
- * inventory and heartbeats. Every outside dependency may be down at start;
- * the zone keeps serving what it has and retries with jittered back-off.
+ * to the global CP, follows its tenants' buckets in NATS, discovers local
+ * workloads, publishes inventory and heartbeats, signs proxies' SVIDs and
+ * programs them over ADS. Every outside dependency may be down at start; the
+ * zone keeps serving what it has and retries with jittered back-off.
  */
 export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> {
   const log = createLogger('zone-cp', config.logLevel).child({ zone: config.zone });
+  const registry = createRegistry('zone-cp');
   const names = natsNames(config.federationId);
   const tokenHash = hashToken(config.token);
 
@@ -64,26 +88,11 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
   }
   const tenants: Record<string, TenantView> = snapshot?.tenants ?? {};
   if (snapshot) log.info({ tenants: Object.keys(tenants), savedAt: snapshot.savedAt }, 'serving the saved snapshot');
-
-  let authenticated = false;
-  let refused: string | undefined;
   let stopping = false;
-  let nats: NatsConnection | undefined;
-  let natsUp = false;
-  let sync: ZoneSync | undefined;
+  // Assigned once started; the callbacks below that reach it may run before.
+  let xds: RunningXds | undefined;
   let lastSyncAt: Date | undefined;
   let snapshotSavedAt: Date | undefined;
-  let services: ServicesFile = { tenants: {} };
-  const background: Array<Promise<unknown>> = [];
-  const lifetime = new AbortController();
-
-  // The token is checked before anything else: a wrong or revoked one ends the process with a clear message.
-  const first = await authenticateZone(config.globalUrl, config.zone, config.token);
-  if (first.status === 'refused') throw new ConfigError(`zone "${config.zone}": the global CP at ${config.globalUrl} refused the token: ${first.reason}`);
-  if (first.status === 'ok') authenticated = true;
-  else log.warn({ global: config.globalUrl, reason: first.reason }, 'global CP unreachable; serving the snapshot and retrying');
-  // The same token authenticated before this restart: sync from NATS even before the global CP answers.
-  const trusted = () => authenticated || snapshot?.authenticatedTokenHash === tokenHash;
 
   // ---- snapshot: written after changes, atomically, one write at a time ----
   let saveTimer: NodeJS.Timeout | undefined;
@@ -93,7 +102,8 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
       await saveSnapshot(config.stateDir, {
         format: SNAPSHOT_FORMAT,
         zone: config.zone,
-        authenticatedTokenHash: trusted() && !refused ? tokenHash : null,
+        authenticatedTokenHash: link.trusted() && !link.refused ? tokenHash : null,
+        ...(link.region ? { region: link.region } : {}),
         tenants,
         savedAt: new Date().toISOString(),
       }).catch((error: Error) => log.error({ err: error.message }, 'could not save snapshot'));
@@ -108,243 +118,179 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
     }, 50);
   };
 
-  // ---- inventory ----
+  // ---- inventory: from the services file, or from discovered endpoints ----
   let inventory: InventoryPublisher | undefined;
   let warnedUnplaced = '';
   const publishInventory = () => {
-    if (!inventory || refused) return;
-    // Only once placement is known can the file be said to name tenants that are not placed here.
-    const unplaced = sync?.initialized() ? Object.keys(services.tenants).filter((t) => !tenants[t]).sort().join(',') : '';
-    if (unplaced && unplaced !== warnedUnplaced) log.warn({ tenants: unplaced.split(',') }, 'services file names tenants not placed in this zone; they are not published');
+    if (!inventory || link.refused) return;
+    const local = discovery.inventory() ?? inventoryFromEndpoints(discovery.endpoints());
+    // Only once placement is known can discovery be said to name tenants that are not placed here.
+    const unplaced = link.initialized() ? Object.keys(local).filter((t) => !tenants[t]).sort().join(',') : '';
+    if (unplaced && unplaced !== warnedUnplaced) log.warn({ tenants: unplaced.split(',') }, 'local services of tenants not placed in this zone are not published');
     warnedUnplaced = unplaced;
-    const ingress = config.ingressAddress ?? services.ingressAddress ?? null;
-    void inventory.publish(inventoriesFor(config.zone, Object.keys(tenants).sort(), services.tenants, ingress, new Date().toISOString())).then((ok) => {
+    void inventory.publish(inventoriesFor(config.zone, Object.keys(tenants).sort(), local, ingressAddress(), new Date().toISOString())).then((ok) => {
       if (!ok && !stopping) setTimeout(publishInventory, 2000).unref();
     });
   };
-  const stopWatchingFile = config.servicesFile
-    ? watchServicesFile(
-        config.servicesFile,
-        (file) => {
-          services = file;
-          publishInventory();
-        },
-        (error) => log.error({ err: error.message }, 'services file rejected; keeping the last good one'),
-      )
-    : () => undefined;
+  const ingressAddress = () => config.ingressAddress ?? discovery.ingressAddress() ?? null;
 
   // ---- intermediate CAs, one per placed tenant; one sync at a time ----
   const intermediates = new IntermediateKeeper({ stateDir: config.stateDir, zone: config.zone, globalUrl: config.globalUrl, token: config.token, log });
   let certSync: Promise<void> = Promise.resolve();
   const syncIntermediates = () => {
-    if (stopping || refused || !trusted()) return;
+    if (stopping || link.refused || !link.trusted()) return;
     certSync = certSync
       .then(() => intermediates.sync(Object.keys(tenants).sort()))
+      .then(() => xds?.invalidate())
       .catch((error: Error) => log.warn({ err: error.message }, 'intermediate CA sync failed; will retry'));
   };
   const certTimer = setInterval(syncIntermediates, 60_000);
   certTimer.unref();
 
   let placedKey = Object.keys(tenants).sort().join(',');
-  const onChange = () => {
-    lastSyncAt = new Date();
-    scheduleSave();
-    const key = Object.keys(tenants).sort().join(',');
-    if (key !== placedKey) {
-      placedKey = key;
-      // A tenant placed here again may have had this zone's inventory removed meanwhile: write it all again.
-      inventory?.reset();
-      publishInventory();
-      syncIntermediates();
-    }
-  };
-
-  // ---- heartbeats: on connecting, on reconnecting, then every interval ----
-  function sendHeartbeat(): void {
-    if (!nats || nats.isClosed() || refused) return;
-    const beat: Heartbeat = {
-      zone: config.zone,
-      cpVersion: config.version,
-      intervalMs: config.heartbeatIntervalMs,
-      ingressAddress: config.ingressAddress ?? services.ingressAddress ?? null,
-      applied: Object.fromEntries(Object.values(tenants).map((t) => [t.name, t.revision])),
-      sentAt: new Date().toISOString(),
-    };
-    nats.publish(names.heartbeatSubject(config.zone), JSON.stringify(beat));
-  }
-
-  // ---- NATS credentials: off, or a user JWT the global CP signs for this zone's own key ----
-  let credentials = await loadCredentials(config.stateDir);
-  // Saved credentials mean NATS wants them; a zone that synced before without any ran without NATS authorization.
-  let natsAuth: 'unknown' | 'on' | 'off' = credentials ? 'on' : snapshot?.authenticatedTokenHash ? 'off' : 'unknown';
-  const renewCredentials = async (): Promise<boolean> => {
-    const outcome = await requestCredentials(config.globalUrl, config.zone, config.token, credentials);
-    if (outcome.status === 'disabled') natsAuth = 'off';
-    if (outcome.status !== 'ok') {
-      if (outcome.status !== 'disabled') log.warn({ reason: outcome.reason }, 'could not renew NATS credentials');
-      return outcome.status === 'disabled';
-    }
-    credentials = outcome.credentials;
-    natsAuth = 'on';
-    await saveCredentials(config.stateDir, credentials);
-    log.info({ tenants: credentials.tenants, expiresAt: credentials.expiresAt }, 'NATS credentials renewed');
-    return true;
-  };
-  /** New permissions apply from the next connection: renew, then reconnect. */
-  const renewAndReconnect = async () => {
-    if (natsAuth !== 'on' || refused) return;
-    if (await renewCredentials()) await nats?.reconnect();
-  };
-  const credentialRenewal = async () => {
-    while (!stopping && !refused) {
-      await sleep(credentials ? renewalDelayMs(credentials.expiresAt, Date.now()) : 60_000, lifetime.signal);
-      if (!stopping) await renewAndReconnect().catch((error: Error) => log.warn({ err: error.message }, 'credential renewal failed'));
-    }
-  };
-
-  // ---- NATS ----
-  const startSync = async () => {
-    while (!trusted() && !stopping && !refused) await sleep(200, lifetime.signal);
-    // Learn whether NATS wants credentials; a saved, unexpired identity lets a restart proceed while the global CP is away.
-    for (let failures = 0; !stopping && !refused; failures++) {
-      if (await renewCredentials()) break;
-      if (natsAuth === 'off') break;
-      if (natsAuth === 'on' && credentials && Date.parse(credentials.expiresAt) > Date.now()) break;
-      await sleep(retryDelayMs(failures, 500, 30_000), lifetime.signal);
-    }
-    if (stopping || refused) return;
-    const auth =
-      natsAuth === 'on' && credentials
-        ? {
-            authenticator: jwtAuthenticator(
-              () => credentials!.jwt,
-              () => new TextEncoder().encode(credentials!.seed),
-            ),
-            inboxPrefix: credentials.inboxPrefix,
-          }
-        : undefined;
-    if (auth) background.push(credentialRenewal());
-    const nc = await connect(natsConnectionOptions(config.natsUrl, `meshfed-zone-cp-${config.zone}`, auth));
-    if (stopping) return nc.close();
-    nats = nc;
-    natsUp = true;
-    log.info({ nats: redactUrl(config.natsUrl) }, 'connected to NATS');
-    inventory = new InventoryPublisher(config.zone, nc, names, log);
-    sync = new ZoneSync({
-      zone: config.zone,
-      nats: nc,
-      names,
-      log,
-      tenants,
-      onChange,
+  const link = new FederationLink(
+    { ...config },
+    names,
+    tenants,
+    snapshot,
+    tokenHash,
+    {
+      onChange: () => {
+        lastSyncAt = new Date();
+        scheduleSave();
+        xds?.invalidate();
+        const key = Object.keys(tenants).sort().join(',');
+        if (key !== placedKey) {
+          placedKey = key;
+          // A tenant placed here again may have had this zone's inventory removed meanwhile: write it all again.
+          inventory?.reset();
+          publishInventory();
+          syncIntermediates();
+        }
+      },
       onBucketReplaced: (tenant) => {
         inventory?.reset(tenant);
         publishInventory();
       },
-      beforeWatching: async (placed) => {
-        if (natsAuth === 'on' && credentials && placed.join(',') !== [...credentials.tenants].sort().join(',')) await renewAndReconnect();
+      onNatsConnected: (nats: NatsConnection) => {
+        inventory ??= new InventoryPublisher(config.zone, nats, names, log);
+        inventory.reset();
+        publishInventory();
+        syncIntermediates();
       },
-    });
-    sync.start();
-    publishInventory();
-    syncIntermediates();
-    // Report in at once rather than one interval from now: a zone that just started is online.
-    sendHeartbeat();
-    void (async () => {
-      for await (const s of nc.status()) {
-        if (s.type === Events.Disconnect) {
-          natsUp = false;
-          log.warn('NATS disconnected; serving what we have');
-        }
-        if (s.type === Events.Reconnect) {
-          natsUp = true;
-          log.info('NATS reconnected');
-          sendHeartbeat();
-          // Re-open the watches at once rather than wait for the consumers to notice missed heartbeats.
-          sync?.restartWatches();
-          inventory?.reset();
-          publishInventory();
-        }
-      }
-    })();
-  };
-  background.push(startSync().catch((error: Error) => log.error({ err: error.message }, 'NATS sync could not start')));
-
-  // ---- heartbeats, and periodic re-authentication ----
-  const heartbeat = setInterval(sendHeartbeat, config.heartbeatIntervalMs);
-
-  const reauth = async () => {
-    let failures = 0;
-    while (!stopping && !refused) {
-      await sleep(authenticated ? config.reauthIntervalMs : retryDelayMs(failures++, 500, 30_000), lifetime.signal);
-      if (stopping) return;
-      const outcome = await authenticateZone(config.globalUrl, config.zone, config.token);
-      if (outcome.status === 'ok') {
-        if (!authenticated) log.info('authenticated to the global CP');
-        authenticated = true;
-        failures = 0;
-      } else if (outcome.status === 'refused') {
-        refused = outcome.reason;
-        log.error({ reason: outcome.reason }, 'the global CP refused the zone token; sync stopped, serving the last state');
-        await sync?.stop();
-        await saveNow();
-      }
-    }
-  };
-  background.push(reauth());
-
-  // ---- ops server ----
-  const registry = createRegistry('zone-cp');
-  const server: FastifyInstance = await buildZoneCpServer(
-    {
-      zone: config.zone,
-      version: config.version,
-      ready: () => {
-        if (refused) return { ready: false, reason: `zone token refused: ${refused}` };
-        if (sync?.initialized()) return { ready: true, reason: 'in sync with NATS' };
-        if (snapshot) return { ready: true, reason: 'serving the saved snapshot' };
-        return { ready: false, reason: nats ? 'initial sync in progress' : 'waiting for NATS and the global CP' };
-      },
-      natsConnected: () => natsUp && nats !== undefined && !nats.isClosed() && !refused,
-      authenticated: () => authenticated && !refused,
-      tenants: () => tenants,
-      intermediates: () => intermediates.current(),
-      lastSyncAt: () => lastSyncAt,
-      snapshotSavedAt: () => snapshotSavedAt,
+      onRefused: () => saveNow(),
+      ingressAddress,
     },
-    registry,
-    config.logLevel,
+    log,
   );
+
+  const tokens = await DataplaneTokenAuthority.open(config.stateDir, config.zone);
+  const zoneLocality = () => ({ region: link.region ?? 'unknown', zone: config.zone });
+  const discovery: Discovery = await startDiscovery(config, zoneLocality, log, () => {
+    publishInventory();
+    xds?.invalidate();
+  });
+
+  await link.start();
+
+  // ---- certificates for proxies, and xDS ----
+  const svids = new SvidIssuer({ intermediates, trustDomainOf: (t) => tenants[t]?.trustDomain, defaultTtlMs: config.svidTtlMs ?? DEFAULT_SVID_TTL_MS, registry });
+  const servingCert = await ensureServingCert(config.stateDir, config.zone, config.grpcTlsNames ?? ['localhost', '127.0.0.1', '::1']);
   try {
+    xds = await startXds({
+      zone: config.zone,
+      zoneLocality,
+      tenants: () => tenants,
+      endpoints: () => discovery.endpoints(),
+      tokens,
+      intermediates,
+      svids,
+      servingCert,
+      grpcListen: config.grpcListen ?? { host: '127.0.0.1', port: 5685 },
+      ...(config.plaintextXdsListen ? { plaintextListen: config.plaintextXdsListen } : {}),
+      debounceMs: config.xdsDebounceMs ?? 100,
+      registry,
+      log,
+    });
+  } catch (error) {
+    await abort();
+    throw error;
+  }
+
+  // ---- ops server and zone API ----
+  let server: FastifyInstance;
+  try {
+    server = await buildZoneCpServer(
+      {
+        zone: config.zone,
+        version: config.version,
+        ready: () => {
+          if (link.refused) return { ready: false, reason: `zone token refused: ${link.refused}` };
+          if (!discovery.ready()) return { ready: false, reason: `waiting for the first ${discovery.name} discovery listing` };
+          if (link.initialized()) return { ready: true, reason: 'in sync with NATS' };
+          if (snapshot) return { ready: true, reason: 'serving the saved snapshot' };
+          return { ready: false, reason: link.nats ? 'initial sync in progress' : 'waiting for NATS and the global CP' };
+        },
+        natsConnected: () => link.connected(),
+        authenticated: () => link.authenticated && !link.refused,
+        tenants: () => tenants,
+        intermediates: () => intermediates.current(),
+        lastSyncAt: () => lastSyncAt,
+        snapshotSavedAt: () => snapshotSavedAt,
+      },
+      registry,
+      config.logLevel,
+      [
+        async (app) => {
+          await app.register(dataplaneRoutes, { zoneToken: config.token, tokens, universal: discovery.universal, placedTenants: () => Object.keys(tenants) });
+        },
+        async (app) => {
+          await app.register(proxyRoutes, { zoneToken: config.token, connected: () => xds?.connected() ?? [] });
+        },
+      ],
+    );
     await server.listen({ host: config.listen.host, port: config.listen.port });
   } catch (error) {
-    stopping = true;
-    lifetime.abort();
-    clearInterval(heartbeat);
-    stopWatchingFile();
+    await abort();
     throw new ConfigError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(error as Error).message}`);
   }
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
 
+  async function abort(): Promise<void> {
+    stopping = true;
+    clearInterval(certTimer);
+    await xds?.stop();
+    await discovery.stop();
+    await link.stop();
+    await link.close();
+  }
+
   return {
     url: `http://${config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host}:${port}`,
+    grpcAddress: xds.grpcAddress,
+    plaintextXdsAddress: xds.plaintextAddress,
+    grpcCaFile: servingCert.caFile,
     tenants: () => tenants,
     async synced() {
-      while (!sync?.initialized()) await sleep(20, lifetime.signal);
+      while (!link.initialized()) {
+        if (stopping) throw new Error('zone CP stopped before it synced');
+        await new Promise((r) => setTimeout(r, 20));
+      }
     },
+    issueDataplaneToken: (binding, ttlMs = 24 * 3_600_000) => tokens.issue(binding, ttlMs).token,
     async stop() {
       stopping = true;
-      lifetime.abort();
-      clearInterval(heartbeat);
       clearInterval(certTimer);
-      stopWatchingFile();
       if (saveTimer) clearTimeout(saveTimer);
+      // Proxies first: their streams end cleanly and they keep their last config.
+      await xds?.stop();
+      await link.stop();
       await certSync;
-      await sync?.stop();
+      await discovery.stop();
       await saveNow();
       await server.close();
-      await nats?.drain().catch(() => undefined);
+      await link.close();
       log.info('zone CP stopped');
     },
   };

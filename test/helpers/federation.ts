@@ -57,6 +57,7 @@ export function zoneCpConfig(globalCp: { url: string; federationId: string; nats
     natsUrl: globalCp.natsUrl,
     stateDir,
     listen: { host: '127.0.0.1', port: 0 },
+    grpcListen: { host: '127.0.0.1', port: 0 },
     federationId: globalCp.federationId,
     heartbeatIntervalMs: 200,
     reauthIntervalMs: 60_000,

@@ -36,7 +36,7 @@ describe('UniversalDiscovery', () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'meshfed-universal-'));
     const log = createLogger('test', 'silent');
     let latest: LocalEndpoint[] = [];
-    const discovery = new UniversalDiscovery({ stateDir, defaultLocality: locality, liveness: { unhealthyAfterMs: 300, removeAfterMs: 900 }, log });
+    const discovery = new UniversalDiscovery({ stateDir, defaultLocality: () => locality, liveness: { unhealthyAfterMs: 300, removeAfterMs: 900 }, log });
     await discovery.start((e) => (latest = e));
     expect(discovery.ready()).toBe(true);
     discovery.register(claims, body);
@@ -46,7 +46,7 @@ describe('UniversalDiscovery', () => {
     expect(latest[0]?.healthy).toBe(true);
     await discovery.stop();
 
-    const restarted = new UniversalDiscovery({ stateDir, defaultLocality: locality, liveness: { unhealthyAfterMs: 300, removeAfterMs: 900 }, log });
+    const restarted = new UniversalDiscovery({ stateDir, defaultLocality: () => locality, liveness: { unhealthyAfterMs: 300, removeAfterMs: 900 }, log });
     await restarted.start((e) => (latest = e));
     expect(latest.map((e) => e.instance)).toEqual(['web-1']);
     await eventually(() => expect(latest).toEqual([]), 3000);

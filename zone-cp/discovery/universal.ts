@@ -58,7 +58,7 @@ export class UniversalDiscovery implements DiscoverySource {
   private started = false;
 
   constructor(
-    private readonly options: { stateDir: string; defaultLocality: Locality; liveness?: Liveness; log: Logger },
+    private readonly options: { stateDir: string; defaultLocality: () => Locality; liveness?: Liveness; log: Logger },
   ) {}
 
   private get liveness(): Liveness {
@@ -105,7 +105,7 @@ export class UniversalDiscovery implements DiscoverySource {
       ports: body.ports,
       serviceAccount: claims.serviceAccount,
       tags: body.tags ?? {},
-      locality: body.locality ?? this.options.defaultLocality,
+      locality: body.locality ?? this.options.defaultLocality(),
       healthy: body.healthy ?? true,
     };
     const key = endpointKey(endpoint);

@@ -4,15 +4,20 @@ type Provider = grpc.experimental.CertificateProvider;
 type IdentityListener = grpc.experimental.IdentityCertificateUpdateListener;
 type CaListener = grpc.experimental.CaCertificateUpdateListener;
 
-/** A certificate provider holding fixed PEMs in memory (grpc-js otherwise only offers one that reads files). */
+/**
+ * A certificate provider holding fixed PEMs in memory (grpc-js otherwise only
+ * offers one that reads files). It answers listeners on the next tick: grpc-js
+ * adds its own watcher only after registering the listener, and an update
+ * delivered synchronously would reach nobody (the port would drop every connection).
+ */
 class FixedCertificates implements Provider {
   constructor(private readonly identity: { certificate: Buffer; privateKey: Buffer }, private readonly ca: Buffer) {}
   addCaCertificateListener(listener: CaListener): void {
-    listener({ caCertificate: this.ca });
+    setImmediate(() => listener({ caCertificate: this.ca }));
   }
   removeCaCertificateListener(): void {}
   addIdentityCertificateListener(listener: IdentityListener): void {
-    listener(this.identity);
+    setImmediate(() => listener(this.identity));
   }
   removeIdentityCertificateListener(): void {}
 }

@@ -49,7 +49,7 @@ const orderOf = (type: string) => (PUSH_ORDER.indexOf(type as (typeof PUSH_ORDER
  * only moves requests and responses, and keeps the list of connected proxies.
  */
 export class AdsServer<P extends ProxyIdentity> {
-  private readonly streams = new Set<{ call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>; close: () => void }>();
+  private readonly streams = new Set<{ call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>; close: () => void; proxy: () => P | undefined }>();
   private readonly proxies = new Map<string, ConnectedProxy<P>>();
   private readonly pushes: Counter;
   private readonly nacks: Counter;
@@ -86,6 +86,17 @@ export class AdsServer<P extends ProxyIdentity> {
     };
   }
 
+  /** Ends the streams of proxies that may no longer have config (a revoked token); they get PERMISSION_DENIED. */
+  disconnect(which: (proxy: P) => boolean, reason: string): void {
+    for (const stream of [...this.streams]) {
+      const proxy = stream.proxy();
+      if (!proxy || !which(proxy)) continue;
+      this.options.log.warn({ proxy: proxy.id, reason }, 'disconnecting proxy');
+      stream.call.destroy(Object.assign(new Error(reason), { code: grpc.status.PERMISSION_DENIED, details: reason }));
+      stream.close();
+    }
+  }
+
   /** Ends every stream cleanly (status OK), so proxies reconnect elsewhere rather than see an error. */
   closeAll(): void {
     for (const stream of [...this.streams]) stream.close();
@@ -117,7 +128,7 @@ export class AdsServer<P extends ProxyIdentity> {
       if (connected) log.info({ proxy: connected.proxy.id, tenant: connected.proxy.tenant }, 'proxy disconnected');
       if (!call.writableEnded) call.end();
     };
-    const stream = { call, close };
+    const stream = { call, close, proxy: () => connected?.proxy };
     this.streams.add(stream);
 
     const handle = (request: DiscoveryRequest) => {
