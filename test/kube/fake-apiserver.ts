@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 
 /**
  * A Kubernetes API server small enough to read, speaking the real list/watch
@@ -21,12 +21,8 @@ const KINDS: Record<FakeKind, { path: string; apiVersion: string; namespaced: bo
   EndpointSlice: { path: '/apis/discovery.k8s.io/v1/endpointslices', apiVersion: 'discovery.k8s.io/v1', namespaced: true },
 };
 
-export interface KubeObject {
-  kind?: string;
-  apiVersion?: string;
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string; labels?: Record<string, string>; [k: string]: unknown };
-  [k: string]: unknown;
-}
+/** Any object of a served kind: kind and metadata are read, the rest is stored and served as given. */
+export type KubeObject = KubernetesObject;
 
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 interface StoredEvent {

@@ -105,7 +105,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     const delayMs = retryDelayMs(this.failures, this.options.backoff);
     this.options.log.warn(
       { kind: this.options.kind, path: this.options.path, failures: this.failures, retryInMs: delayMs, err: describeError(err) },
-      'kubernetes watch failed; restarting it',
+      'kubernetes list/watch failed; restarting the informer',
     );
     this.retry = setTimeout(() => {
       this.retry = undefined;
@@ -114,9 +114,26 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 }
 
-/** Short, secret-free description: client-node API errors carry the whole response (headers, body) in their message. */
+/**
+ * Short, secret-free description. A client-node API error's message holds the
+ * whole response (headers and body); the Status in its body says it better.
+ */
 function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err).slice(0, 300);
-  const code = (err as { code?: unknown; statusCode?: unknown }).code ?? (err as { statusCode?: unknown }).statusCode;
-  return `${code !== undefined ? `${String(code)} ` : ''}${err.name}: ${err.message}`.slice(0, 300);
+  const { code, statusCode, body } = err as { code?: unknown; statusCode?: unknown; body?: unknown };
+  const first = [code, statusCode].find((c): c is string | number => typeof c === 'string' || typeof c === 'number');
+  const status = first !== undefined ? `${first} ` : '';
+  const apiStatus = typeof body === 'string' ? parseStatus(body) : undefined;
+  if (apiStatus) return `${status}${apiStatus}`.slice(0, 300);
+  return `${status}${err.name}: ${err.message}`.slice(0, 300);
+}
+
+function parseStatus(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    const s = (typeof parsed === 'string' ? JSON.parse(parsed) : parsed) as { kind?: string; reason?: string; message?: string };
+    return s.kind === 'Status' ? `${s.reason ?? 'Failure'}: ${s.message ?? ''}` : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { V1Endpoint, V1EndpointPort, V1EndpointSlice, V1Namespace, V1Pod, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import type { V1Endpoint, DiscoveryV1EndpointPort, V1EndpointSlice, V1Namespace, V1Pod, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { DNS1123_LABEL_PATTERN } from '../../core/schemas/common.js';
 import type { InboundPort, Locality, Protocol } from '../../core/schemas/dataplane.js';
 import { endpointKey, type LocalEndpoint } from './model.js';
@@ -86,7 +86,7 @@ export function servicePorts(service: V1Service, slice: V1EndpointSlice): Inboun
   return ports;
 }
 
-function resolveTargetPort(sp: V1ServicePort, slicePorts: readonly V1EndpointPort[]): number | undefined {
+function resolveTargetPort(sp: V1ServicePort, slicePorts: readonly DiscoveryV1EndpointPort[]): number | undefined {
   const target = sp.targetPort;
   if (target === undefined || target === '') return sp.port;
   if (typeof target === 'number') return target;

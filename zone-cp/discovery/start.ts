@@ -52,7 +52,7 @@ export async function startDiscovery(config: DiscoveryConfig, zoneLocality: () =
   }
   let endpoints: LocalEndpoint[] = [];
   const source = config.kubeConfig
-    ? new KubernetesDiscovery({ kubeConfig: config.kubeConfig, defaultLocality: zoneLocality(), log })
+    ? new KubernetesDiscovery({ kubeConfig: config.kubeConfig, defaultLocality: liveLocality(zoneLocality), log })
     : new UniversalDiscovery({ stateDir: config.stateDir, defaultLocality: zoneLocality, ...(config.dataplaneLiveness ? { liveness: config.dataplaneLiveness } : {}), log });
   const started = source.start((next) => {
     endpoints = next;
@@ -69,5 +69,17 @@ export async function startDiscovery(config: DiscoveryConfig, zoneLocality: () =
     ingressAddress: () => undefined,
     ready: () => source.ready(),
     stop: () => source.stop(),
+  };
+}
+
+/** A Locality whose fields are read when used: the zone's region is known only once the global CP has answered. */
+function liveLocality(current: () => Locality): Locality {
+  return {
+    get region() {
+      return current().region;
+    },
+    get zone() {
+      return current().zone;
+    },
   };
 }
