@@ -71,17 +71,4 @@ export async function startTestZoneCp(config: ZoneCpConfig): Promise<RunningZone
   return startZoneCp(config);
 }
 
-/** Polls until `check` passes or the time is up; the last failure is thrown. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      return await check();
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw lastError;
-}
+export { eventually } from './eventually.js';

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/log.js';
 import { KubernetesDiscovery } from '../../zone-cp/discovery/kubernetes.js';
 import type { LocalEndpoint } from '../../zone-cp/discovery/model.js';
-import { eventually } from './poll.js';
+import { eventually } from '../helpers/eventually.js';
 import { kubeConfigFor, startFakeApiServer, type FakeApiServer, type FakeKind } from './fake-apiserver.js';
 import { namespace, pod, podEndpoint, service, slice } from './fixtures.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/log.js';
-import { eventually } from '../../test/helpers/federation.js';
+import { eventually } from '../../test/helpers/eventually.js';
 import type { DataplaneClaims } from '../dataplanes/tokens.js';
 import type { LocalEndpoint } from './model.js';
 import { UniversalDiscovery, livenessOf, registrationProblem } from './universal.js';
