@@ -1,9 +1,62 @@
+import type { Logger } from '../../core/log.js';
+import { TYPE_URL, type ResourceType } from '../../core/xds/protos.js';
 import type { LocalEndpoint } from '../discovery/model.js';
 import type { TenantView } from '../sync/tenant-view.js';
 import type { GeneratedResources } from './cache/proxy-snapshots.js';
+import { buildTenantModel, proxyResources, tenantOutboundResources, tenantSnapshotFromView, type ResourceSet, type TenantModel } from './generate/index.js';
 import type { ProxyDescription } from './identify.js';
 
-// PLACEHOLDER until generate/index.ts lands (not committed).
-export function generateProxyResources(_zone: string, _region: string, _view: TenantView | undefined, _endpoints: LocalEndpoint[], _proxy: ProxyDescription): GeneratedResources {
-  return new Map();
+/**
+ * Keeps one generation model per tenant, rebuilt (reusing every unchanged
+ * service's model, so caches keyed on them stay warm) the first time a proxy
+ * needs it after something changed.
+ */
+export class TenantModels {
+  private readonly models = new Map<string, TenantModel>();
+  private dirty = new Set<string>();
+  private readonly warned = new Map<string, string>();
+
+  constructor(
+    private readonly source: { zone: string; tenants(): Record<string, TenantView>; endpoints(): LocalEndpoint[] },
+    private readonly log: Logger,
+  ) {}
+
+  /** Every tenant's inputs may have changed (policy, inventories, endpoints). */
+  invalidate(): void {
+    this.dirty = new Set(Object.keys(this.source.tenants()));
+    for (const tenant of this.models.keys()) if (!this.source.tenants()[tenant]) this.models.delete(tenant);
+  }
+
+  model(tenant: string): TenantModel | undefined {
+    const view = this.source.tenants()[tenant];
+    if (!view) return undefined;
+    let model = this.models.get(tenant);
+    if (!model || this.dirty.has(tenant)) {
+      model = buildTenantModel(tenantSnapshotFromView(view, this.source.zone, this.source.endpoints()), model);
+      this.models.set(tenant, model);
+      this.dirty.delete(tenant);
+      this.logWarnings(tenant, model);
+    }
+    return model;
+  }
+
+  /** Generation warnings (port conflicts, unusable ingress addresses…) once per tenant per distinct set. */
+  private logWarnings(tenant: string, model: TenantModel): void {
+    const warnings = tenantOutboundResources(model, { mtls: false }).warnings;
+    const key = warnings.map((w) => `${w.code}:${w.message}`).join('\n');
+    if (key === (this.warned.get(tenant) ?? '')) return;
+    this.warned.set(tenant, key);
+    for (const w of warnings) this.log.warn({ tenant, code: w.code }, w.message);
+  }
+}
+
+/** One proxy's resources by type URL, from the tenant's model. A tenant no longer placed here gets nothing. */
+export function generateProxyResources(models: TenantModels, proxy: ProxyDescription): GeneratedResources {
+  const model = models.model(proxy.tenant);
+  if (!model) return new Map();
+  return byTypeUrl(proxyResources(model, proxy));
+}
+
+function byTypeUrl(set: ResourceSet): GeneratedResources {
+  return new Map((Object.keys(TYPE_URL) as ResourceType[]).map((type) => [TYPE_URL[type], new Map(set[type].map((r) => [r.name, r.resource]))]));
 }

@@ -14,7 +14,7 @@ import { bearerToken, certificateServiceHandlers } from '../grpc/certificate-ser
 import { zoneCpServerCredentials } from '../grpc/credentials.js';
 import type { TenantView } from '../sync/tenant-view.js';
 import { ProxySnapshots } from './cache/proxy-snapshots.js';
-import { generateProxyResources } from './generation.js';
+import { TenantModels, generateProxyResources } from './generation.js';
 import { NODE_METADATA, describeProxy, nodeMetadataString, peerSvidProblem, type ProxyDescription } from './identify.js';
 import { AdsServer, type ConnectedProxy, type IdentifyOutcome } from './server/ads-server.js';
 
@@ -76,8 +76,9 @@ export async function startXds(options: XdsOptions): Promise<RunningXds> {
   const findRegistered = (tenant: string, namespace: string) => (service: string, instance: string) =>
     options.endpoints().find((e) => endpointKey(e) === endpointKey({ tenant, namespace, service, instance }));
 
+  const models = new TenantModels({ zone: options.zone, tenants: () => options.tenants(), endpoints: () => options.endpoints() }, log);
   const snapshots = new ProxySnapshots<ProxyDescription>(
-    (proxy) => generateProxyResources(options.zone, options.zoneLocality().region, options.tenants()[proxy.tenant], options.endpoints(), proxy),
+    (proxy) => generateProxyResources(models, proxy),
     { debounceMs: options.debounceMs, log, registry: options.registry },
   );
 
@@ -95,6 +96,8 @@ export async function startXds(options: XdsOptions): Promise<RunningXds> {
       if (!view) return { ok: false, code: grpc.status.PERMISSION_DENIED, message: `tenant "${claims.tenant}" is not placed in this zone` };
       const described = describeProxy(node, claims, view.trustDomain, options.zoneLocality(), findRegistered(claims.tenant, claims.namespace), port);
       if ('error' in described) return { ok: false, code: grpc.status.INVALID_ARGUMENT, message: described.error };
+      // The east-west ingress serves every tenant of the zone and needs a zone-level credential: not built yet (gateway issue).
+      if (described.kind === 'ingress') return { ok: false, code: grpc.status.UNIMPLEMENTED, message: 'ingress gateways are not served over ADS yet' };
       if (port === 'mtls') {
         const problem = await peerSvidProblem(call.getAuthContext().sslPeerCertificate?.raw, options.intermediates.validIssuers(claims.tenant), described.spiffeId, Date.now());
         if (problem) return { ok: false, code: grpc.status.UNAUTHENTICATED, message: problem };
@@ -131,7 +134,10 @@ export async function startXds(options: XdsOptions): Promise<RunningXds> {
     grpcAddress,
     plaintextAddress,
     connected: () => ads.connected(),
-    invalidate: () => snapshots.invalidate(),
+    invalidate: () => {
+      models.invalidate();
+      snapshots.invalidate();
+    },
     async stop() {
       clearInterval(revocationSweep);
       snapshots.stop();
