@@ -81,8 +81,7 @@ export class AdsServer<P extends ProxyIdentity> {
   handlers(port: 'mtls' | 'plaintext'): grpc.UntypedServiceImplementation {
     return {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.serve(call, port),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) =>
-        call.destroy(Object.assign(new Error('delta xDS is not supported; use state of the world'), { code: grpc.status.UNIMPLEMENTED })),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => endWithStatus(call, grpc.status.UNIMPLEMENTED, 'delta xDS is not supported; use state of the world'),
     };
   }
 
@@ -92,7 +91,7 @@ export class AdsServer<P extends ProxyIdentity> {
       const proxy = stream.proxy();
       if (!proxy || !which(proxy)) continue;
       this.options.log.warn({ proxy: proxy.id, reason }, 'disconnecting proxy');
-      stream.call.destroy(Object.assign(new Error(reason), { code: grpc.status.PERMISSION_DENIED, details: reason }));
+      endWithStatus(stream.call, grpc.status.PERMISSION_DENIED, reason);
       stream.close();
     }
   }
@@ -150,9 +149,8 @@ export class AdsServer<P extends ProxyIdentity> {
           if (closed) return false;
           if (!outcome.ok) {
             log.warn({ node: request.node?.id, reason: outcome.message }, 'xDS stream refused');
-            closed = true;
-            this.streams.delete(stream);
-            call.destroy(Object.assign(new Error(outcome.message), { code: outcome.code, details: outcome.message }));
+            endWithStatus(call, outcome.code, outcome.message);
+            close();
             return false;
           }
           const proxy = outcome.proxy;
@@ -170,7 +168,7 @@ export class AdsServer<P extends ProxyIdentity> {
         },
         (error: Error) => {
           log.error({ err: error.message }, 'identifying an xDS stream failed');
-          call.destroy(Object.assign(new Error('internal error'), { code: grpc.status.INTERNAL }));
+          endWithStatus(call, grpc.status.INTERNAL, 'internal error');
           close();
           return false;
         },
@@ -181,6 +179,11 @@ export class AdsServer<P extends ProxyIdentity> {
     call.on('cancelled', close);
     call.on('close', close);
   }
+}
+
+/** grpc-js sends a duplex stream's status when it ends; an 'error' event sets that status first. */
+function endWithStatus(call: grpc.ServerDuplexStream<unknown, unknown>, code: grpc.status, details: string): void {
+  call.emit('error', { code, details, metadata: new grpc.Metadata() });
 }
 
 const shortType = (type: string) => type.slice(type.lastIndexOf('.') + 1);
