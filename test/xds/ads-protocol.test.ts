@@ -121,4 +121,30 @@ describe('zone CP ADS (state of the world)', () => {
     expect((await fetch(`${zone.url}/api/v1/dataplane-tokens/${issued.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${zoneToken}` } })).status).toBe(204);
     await eventually(() => expect(client.status?.code).toBe(grpcStatus.PERMISSION_DENIED), 5000);
   });
+
+  it('serves the ingress every placed tenant\'s SNI routes, with an ingress token only', async () => {
+    const response = await fetch(`${zone.url}/api/v1/dataplane-tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${zoneToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ingress: true }),
+    });
+    expect(response.status).toBe(201);
+    const { token } = (await response.json()) as { token: string };
+    const ingress = new RawAdsClient(zone.plaintextXdsAddress!, { id: 'gw-1', metadata: nodeMetadata({ 'meshfed.io/kind': 'ingress', 'meshfed.io/token': token, 'meshfed.io/ingress-port': '10001' }) });
+    clients.push(ingress);
+    ingress.request(TYPE_URL.listener);
+    ingress.request(TYPE_URL.cluster);
+    const lds = await eventually(() => ingress.last(TYPE_URL.listener) ?? Promise.reject(new Error('no LDS')));
+    expect(ingress.names(lds)).toEqual(['ingress:sni']);
+    const text = lds.resources[0]!.value.toString('latin1');
+    expect(text).toContain('7070.echo.demo.acme.mesh');
+    expect(text).toContain('7070.ledger.demo.globex.mesh');
+    await eventually(() => expect(ingress.names(ingress.last(TYPE_URL.cluster)).length).toBe(2));
+
+    // A workload token cannot pass itself off as the ingress.
+    const impostor = new RawAdsClient(zone.plaintextXdsAddress!, { id: 'gw-2', metadata: nodeMetadata({ 'meshfed.io/kind': 'ingress', 'meshfed.io/token': zone.issueDataplaneToken({ tenant: 'acme', namespace: 'demo', serviceAccount: 'x' }), 'meshfed.io/ingress-port': '10001' }) });
+    clients.push(impostor);
+    impostor.request(TYPE_URL.listener);
+    await eventually(() => expect(impostor.status?.code).toBe(grpcStatus.INVALID_ARGUMENT));
+  });
 });

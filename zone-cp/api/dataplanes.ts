@@ -26,12 +26,13 @@ export const dataplaneRoutes: FastifyPluginAsyncTypebox<DataplaneRoutesOptions> 
     '/api/v1/dataplane-tokens',
     {
       schema: {
-        summary: 'Issue a dataplane token bound to tenant / namespace / service account (zone token)',
+        summary: 'Issue a dataplane token bound to tenant / namespace / service account, or an ingress token (zone token)',
         body: Type.Object(
           {
-            tenant: Dns1123Label('Tenant placed in this zone.'),
-            namespace: Dns1123Label('Namespace.'),
-            serviceAccount: Type.String({ pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$', maxLength: 253 }),
+            tenant: Type.Optional(Dns1123Label('Tenant placed in this zone.')),
+            namespace: Type.Optional(Dns1123Label('Namespace.')),
+            serviceAccount: Type.Optional(Type.String({ pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$', maxLength: 253 })),
+            ingress: Type.Optional(Type.Boolean({ description: 'A token for this zone\'s east-west ingress instead of a workload.' })),
             ttl: Type.Optional(Duration('Validity; default 8760h.')),
           },
           { additionalProperties: false },
@@ -41,12 +42,22 @@ export const dataplaneRoutes: FastifyPluginAsyncTypebox<DataplaneRoutesOptions> 
     },
     async (request, reply) => {
       requireZoneToken(request, options.zoneToken);
-      const { tenant, namespace, serviceAccount, ttl } = request.body;
-      if (!options.placedTenants().includes(tenant)) throw notFound(`tenant "${tenant}" is not placed in this zone`);
+      const { tenant, namespace, serviceAccount, ingress, ttl } = request.body;
       const ttlMs = ttl === undefined ? DEFAULT_DATAPLANE_TOKEN_TTL_MS : parseDurationMs(ttl) ?? NaN;
       if (!(ttlMs >= 60_000 && ttlMs <= MAX_TTL_MS)) throw badRequest('/body/ttl: must be between 1m and 87600h', [{ path: '/body/ttl', message: 'must be between 1m and 87600h' }]);
-      const { token, claims } = options.tokens.issue({ tenant, namespace, serviceAccount }, ttlMs);
-      request.log.info({ tokenId: claims.id, tenant, namespace, serviceAccount }, 'dataplane token issued');
+      let binding: { tenant: string; namespace: string; serviceAccount: string } | { ingress: true };
+      if (ingress) {
+        const extra = (['tenant', 'namespace', 'serviceAccount'] as const).find((f) => request.body[f] !== undefined);
+        if (extra) throw badRequest(`/body/${extra}: an ingress token serves every tenant of the zone; leave ${extra} out`, [{ path: `/body/${extra}`, message: 'not allowed with ingress: true' }]);
+        binding = { ingress: true };
+      } else {
+        const missing = (['tenant', 'namespace', 'serviceAccount'] as const).find((f) => request.body[f] === undefined);
+        if (missing) throw badRequest(`/body/${missing}: is required (or set ingress: true)`, [{ path: `/body/${missing}`, message: 'is required' }]);
+        if (!options.placedTenants().includes(tenant!)) throw notFound(`tenant "${tenant}" is not placed in this zone`);
+        binding = { tenant: tenant!, namespace: namespace!, serviceAccount: serviceAccount! };
+      }
+      const { token, claims } = options.tokens.issue(binding, ttlMs);
+      request.log.info({ tokenId: claims.id, ...binding }, 'dataplane token issued');
       return reply.code(201).send({ id: claims.id, token, expiresAt: new Date(claims.expiresAt).toISOString() });
     },
   );
@@ -73,6 +84,7 @@ export const dataplaneRoutes: FastifyPluginAsyncTypebox<DataplaneRoutesOptions> 
     },
     async (request) => {
       const claims = requireDataplaneToken(request, (t) => options.tokens.verify(t));
+      if (claims.ingress) throw badRequest('an ingress token registers no workload', []);
       if (!options.universal) throw notFound('this zone discovers workloads from Kubernetes or a services file; registrations are not taken');
       const problem = registrationProblem(claims, request.body);
       if (problem) throw badRequest(`${problem.path}: ${problem.message}`, [problem]);

@@ -93,6 +93,7 @@ export class SvidIssuer {
   }
 
   private async sign(claims: DataplaneClaims, csrPem: string, requestedSeconds: number): Promise<IssuedSvid> {
+    if (claims.ingress) throw new SvidRefused('denied', 'an ingress token holds no workload identity: the ingress passes TLS through without terminating it');
     const trustDomain = this.options.trustDomainOf(claims.tenant);
     if (!trustDomain) throw new SvidRefused('denied', `tenant "${claims.tenant}" is not placed in this zone`);
     const spiffeId = workloadSpiffeId(trustDomain, claims.namespace, claims.serviceAccount);

@@ -30,9 +30,10 @@ export class DataplaneTokenAuthority {
     return authority;
   }
 
-  issue(binding: { tenant: string; namespace: string; serviceAccount: string }, ttlMs: number): { token: string; claims: DataplaneClaims } {
+  issue(binding: { tenant: string; namespace: string; serviceAccount: string } | { ingress: true }, ttlMs: number): { token: string; claims: DataplaneClaims } {
     const now = Date.now();
-    return issueDataplaneToken(this.key, { zone: this.zone, ...binding, issuedAt: now, expiresAt: now + ttlMs });
+    const identity = 'ingress' in binding ? { tenant: '', namespace: '', serviceAccount: '', ingress: true } : binding;
+    return issueDataplaneToken(this.key, { zone: this.zone, ...identity, issuedAt: now, expiresAt: now + ttlMs });
   }
 
   verify(token: string): TokenCheck {

@@ -20,6 +20,8 @@ export interface DataplaneClaims {
   serviceAccount: string;
   issuedAt: number;
   expiresAt: number;
+  /** The zone's east-west ingress: serves every tenant placed in the zone, holds no workload identity (tenant, namespace and service account are empty). */
+  ingress?: boolean;
 }
 
 export type TokenCheck = { ok: true; claims: DataplaneClaims } | { ok: false; reason: string };

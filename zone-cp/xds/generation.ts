@@ -3,7 +3,7 @@ import { TYPE_URL, type ResourceType } from '../../core/xds/protos.js';
 import type { LocalEndpoint } from '../discovery/model.js';
 import type { TenantView } from '../sync/tenant-view.js';
 import type { GeneratedResources } from './cache/proxy-snapshots.js';
-import { buildTenantModel, proxyResources, tenantOutboundResources, tenantSnapshotFromView, type ResourceSet, type TenantModel } from './generate/index.js';
+import { buildTenantModel, ingressResources, proxyResources, tenantOutboundResources, tenantSnapshotFromView, type ResourceSet, type TenantModel } from './generate/index.js';
 import type { ProxyDescription } from './identify.js';
 
 /**
@@ -25,6 +25,10 @@ export class TenantModels {
   invalidate(): void {
     this.dirty = new Set(Object.keys(this.source.tenants()));
     for (const tenant of this.models.keys()) if (!this.source.tenants()[tenant]) this.models.delete(tenant);
+  }
+
+  placed(): string[] {
+    return Object.keys(this.source.tenants()).sort();
   }
 
   model(tenant: string): TenantModel | undefined {
@@ -50,8 +54,15 @@ export class TenantModels {
   }
 }
 
-/** One proxy's resources by type URL, from the tenant's model. A tenant no longer placed here gets nothing. */
+/**
+ * One proxy's resources by type URL, from its tenant's model; for the
+ * ingress, from every placed tenant's. A tenant no longer placed here gets nothing.
+ */
 export function generateProxyResources(models: TenantModels, proxy: ProxyDescription): GeneratedResources {
+  if (proxy.kind === 'ingress') {
+    const tenants = models.placed().flatMap((t) => models.model(t) ?? []);
+    return byTypeUrl(ingressResources({ proxy, tenants, listenPort: proxy.ingressPort ?? 0 }));
+  }
   const model = models.model(proxy.tenant);
   if (!model) return new Map();
   return byTypeUrl(proxyResources(model, proxy));

@@ -26,6 +26,8 @@ export interface ProxyDescription {
   /** Whether the proxy holds an SVID and wants mTLS to its upstreams (meshfed's own proxies, or proxyless gRPC with certificate providers). */
   mtls: boolean;
   tokenId: string;
+  /** Ingress only: the port its SNI listener binds. */
+  ingressPort?: number;
 }
 
 /** Node metadata meshfed reads (Struct values as grpc-js decodes them). */
@@ -35,6 +37,7 @@ export const NODE_METADATA = {
   instance: 'meshfed.io/instance',
   token: 'meshfed.io/token',
   mtls: 'meshfed.io/mtls',
+  ingressPort: 'meshfed.io/ingress-port',
 } as const;
 
 export function nodeMetadataString(node: XdsNode, key: string): string | undefined {
@@ -68,12 +71,19 @@ export function describeProxy(
   const kindText = nodeMetadataString(node, NODE_METADATA.kind) ?? (port === 'mtls' ? 'sidecar' : 'proxyless');
   if (kindText !== 'sidecar' && kindText !== 'proxyless' && kindText !== 'ingress') return { error: `node metadata ${NODE_METADATA.kind} must be sidecar, ingress or proxyless, not "${kindText}"` };
   const kind: ProxyKind = kindText;
+  const fromNode = node.locality?.region && node.locality.zone ? { region: node.locality.region, zone: node.locality.zone, ...(node.locality.sub_zone ? { subzone: node.locality.sub_zone } : {}) } : undefined;
+  if (claims.ingress !== (kind === 'ingress')) return { error: claims.ingress ? `an ingress token must connect with node metadata ${NODE_METADATA.kind}=ingress` : 'only an ingress token may connect as an ingress' };
+  if (kind === 'ingress') {
+    const portText = nodeMetadataString(node, NODE_METADATA.ingressPort) ?? '';
+    const ingressPort = Number(portText);
+    if (!/^[0-9]{1,5}$/.test(portText) || ingressPort < 1 || ingressPort > 65535) return { error: `an ingress must say the port it listens on in node metadata ${NODE_METADATA.ingressPort}` };
+    return { id: `ingress/${node.id}`, kind, tenant: '', namespace: '', serviceAccount: '', spiffeId: '', inbound: [], locality: fromNode ?? zoneLocality, mtls: false, tokenId: claims.id, ingressPort };
+  }
   const service = nodeMetadataString(node, NODE_METADATA.service);
   const instance = nodeMetadataString(node, NODE_METADATA.instance);
   const registered = service && instance ? findRegistered(service, instance) : undefined;
   if (kind === 'sidecar' && (!service || !instance)) return { error: `a sidecar must name its dataplane in node metadata ${NODE_METADATA.service} and ${NODE_METADATA.instance}` };
   if (registered && registered.serviceAccount !== claims.serviceAccount) return { error: `dataplane ${service}/${instance} runs as service account "${registered.serviceAccount}", not the token's "${claims.serviceAccount}"` };
-  const fromNode = node.locality?.region && node.locality.zone ? { region: node.locality.region, zone: node.locality.zone, ...(node.locality.sub_zone ? { subzone: node.locality.sub_zone } : {}) } : undefined;
   return {
     id: `${claims.tenant}/${node.id}`,
     kind,

@@ -93,12 +93,11 @@ export async function startXds(options: XdsOptions): Promise<RunningXds> {
       if (!check.ok) return { ok: false, code: grpc.status.UNAUTHENTICATED, message: check.reason };
       const claims = check.claims;
       const view = options.tenants()[claims.tenant];
-      if (!view) return { ok: false, code: grpc.status.PERMISSION_DENIED, message: `tenant "${claims.tenant}" is not placed in this zone` };
-      const described = describeProxy(node, claims, view.trustDomain, options.zoneLocality(), findRegistered(claims.tenant, claims.namespace), port);
+      if (!view && !claims.ingress) return { ok: false, code: grpc.status.PERMISSION_DENIED, message: `tenant "${claims.tenant}" is not placed in this zone` };
+      const described = describeProxy(node, claims, view?.trustDomain ?? '', options.zoneLocality(), findRegistered(claims.tenant, claims.namespace), port);
       if ('error' in described) return { ok: false, code: grpc.status.INVALID_ARGUMENT, message: described.error };
-      // The east-west ingress serves every tenant of the zone and needs a zone-level credential: not built yet (gateway issue).
-      if (described.kind === 'ingress') return { ok: false, code: grpc.status.UNIMPLEMENTED, message: 'ingress gateways are not served over ADS yet' };
-      if (port === 'mtls') {
+      // The ingress holds no SVID: it passes TLS through, and its token alone says what it is.
+      if (port === 'mtls' && described.kind !== 'ingress') {
         const problem = await peerSvidProblem(call.getAuthContext().sslPeerCertificate?.raw, options.intermediates.validIssuers(claims.tenant), described.spiffeId, Date.now());
         if (problem) return { ok: false, code: grpc.status.UNAUTHENTICATED, message: problem };
       }

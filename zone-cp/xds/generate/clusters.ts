@@ -1,0 +1,140 @@
+import type { Protocol } from '../../../core/schemas/dataplane.js';
+import type { CircuitBreakerSpec, RetrySpec } from '../../../core/schemas/policies/index.js';
+import { clusterName, ingressSni } from '../../../core/xds/names.js';
+import type { ResourceObject } from '../../../core/xds/protos.js';
+import { REMOTE_MATCH_KEY } from './endpoints.js';
+import type { ServiceModel, Subset } from './model.js';
+import type { NamedResource } from './output.js';
+import { ADS_CONFIG_SOURCE, duration, NESTED_TYPE, struct, typed, wrapped } from './proto-values.js';
+import { usesHttp2 } from './services.js';
+import { namespaceIdentityPrefix, upstreamTlsSocket } from './tls.js';
+
+export const DEFAULT_CONNECT_TIMEOUT = '5s';
+
+export interface ClusterOptions {
+  tenant: string;
+  trustDomain: string;
+  /** Whether the proxies this is for hold an SVID: then every upstream connection is mTLS. */
+  mtls: boolean;
+}
+
+/** Every cluster of one service: one per port, and one per TrafficRoute subset of each port. Pure. */
+export function serviceClusters(service: ServiceModel, options: ClusterOptions): NamedResource[] {
+  return service.ports.flatMap(({ port, protocol }) =>
+    [undefined, ...service.subsets].map((subset) => {
+      const name = clusterName(service.name, service.namespace, port, subset?.tags);
+      return { name, resource: renderServiceCluster(name, service, port, protocol, subset, options) };
+    }),
+  );
+}
+
+function renderServiceCluster(name: string, service: ServiceModel, port: number, protocol: Protocol, subset: Subset | undefined, options: ClusterOptions): ResourceObject {
+  const circuitBreakers = circuitBreakersFor(service.policies.CircuitBreaker?.spec, service.policies.Retry?.spec);
+  const outlierDetection = outlierDetectionFor(service.policies.CircuitBreaker?.spec);
+  return {
+    ...edsCluster(name, service.policies.Timeout?.spec.connect),
+    ...(circuitBreakers ? { circuit_breakers: circuitBreakers } : {}),
+    ...(outlierDetection ? { outlier_detection: outlierDetection } : {}),
+    ...(usesHttp2(protocol) ? { typed_extension_protocol_options: http2ProtocolOptions() } : {}),
+    ...(options.mtls ? mtlsSockets(service, port, subset, options) : {}),
+  };
+}
+
+/** The parts every EDS cluster shares. ROUND_ROBIN: the one policy both Envoy and proxyless gRPC honour locality weights with. */
+export function edsCluster(name: string, connectTimeout: string | undefined): ResourceObject {
+  return {
+    name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE },
+    connect_timeout: duration(connectTimeout ?? DEFAULT_CONNECT_TIMEOUT),
+    lb_policy: 'ROUND_ROBIN',
+  };
+}
+
+export function http2ProtocolOptions(): ResourceObject {
+  return { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(NESTED_TYPE.httpProtocolOptions, { explicit_http_config: { http2_protocol_options: {} } }) };
+}
+
+/**
+ * Local endpoints get the default socket, checked against their exact
+ * service accounts. Remote zones' ingresses (marked in endpoint metadata)
+ * get a socket with the SNI the ingress routes by, checked against the
+ * namespace, since inventories do not report service accounts.
+ */
+function mtlsSockets(service: ServiceModel, port: number, subset: Subset | undefined, options: ClusterOptions): ResourceObject {
+  const hasRemote = service.remote.some((r) => r.ingress && r.ports.includes(port));
+  const remotePrefixes = hasRemote ? [namespaceIdentityPrefix(options.trustDomain, service.namespace)] : [];
+  const local = { exact: service.localIdentities, prefixes: [] };
+  return {
+    transport_socket: upstreamTlsSocket({ envoyPeers: local, proxylessPeers: { exact: service.localIdentities, prefixes: remotePrefixes } }),
+    ...(hasRemote
+      ? {
+          transport_socket_matches: [
+            {
+              name: 'meshfed-remote-ingress',
+              match: struct({ [REMOTE_MATCH_KEY]: true }),
+              transport_socket: upstreamTlsSocket({
+                envoyPeers: { exact: [], prefixes: remotePrefixes },
+                sni: ingressSni(options.tenant, service.name, service.namespace, port, subset?.sniLabel),
+              }),
+            },
+          ],
+        }
+      : {}),
+  };
+}
+
+/** DEFAULT-priority thresholds (proxyless gRPC reads only max_requests there); the retry budget lives here too. */
+function circuitBreakersFor(breaker: CircuitBreakerSpec | undefined, retry: RetrySpec | undefined): ResourceObject | undefined {
+  const t = breaker?.thresholds;
+  const budget = retry?.budget;
+  if (!t && !budget) return undefined;
+  return {
+    thresholds: [
+      {
+        priority: 'DEFAULT',
+        ...(t?.maxConnections !== undefined ? { max_connections: wrapped(t.maxConnections) } : {}),
+        ...(t?.maxPendingRequests !== undefined ? { max_pending_requests: wrapped(t.maxPendingRequests) } : {}),
+        ...(t?.maxRequests !== undefined ? { max_requests: wrapped(t.maxRequests) } : {}),
+        ...(t?.maxRetries !== undefined ? { max_retries: wrapped(t.maxRetries) } : {}),
+        ...(budget
+          ? {
+              retry_budget: {
+                budget_percent: wrapped(budget.percent),
+                ...(budget.minRetryConcurrency !== undefined ? { min_retry_concurrency: wrapped(budget.minRetryConcurrency) } : {}),
+              },
+            }
+          : {}),
+      },
+    ],
+  };
+}
+
+/**
+ * Only the detectors the policy names eject. Envoy would otherwise also
+ * enforce consecutive 5xx (default 5) and success rate, and proxyless gRPC
+ * success rate: ejections nobody configured.
+ */
+function outlierDetectionFor(breaker: CircuitBreakerSpec | undefined): ResourceObject | undefined {
+  const od = breaker?.outlierDetection;
+  if (!od) return undefined;
+  const on = wrapped(100);
+  const off = wrapped(0);
+  return {
+    ...(od.consecutive5xx !== undefined ? { consecutive_5xx: wrapped(od.consecutive5xx), enforcing_consecutive_5xx: on } : { enforcing_consecutive_5xx: off }),
+    ...(od.consecutiveGatewayErrors !== undefined ? { consecutive_gateway_failure: wrapped(od.consecutiveGatewayErrors), enforcing_consecutive_gateway_failure: on } : {}),
+    ...(od.consecutiveConnectFailures !== undefined
+      ? {
+          // Connect failures are local-origin errors; without the split Envoy folds them into the 5xx count.
+          split_external_local_origin_errors: true,
+          consecutive_local_origin_failure: wrapped(od.consecutiveConnectFailures),
+          enforcing_consecutive_local_origin_failure: on,
+        }
+      : {}),
+    ...(od.interval !== undefined ? { interval: duration(od.interval) } : {}),
+    ...(od.baseEjectionTime !== undefined ? { base_ejection_time: duration(od.baseEjectionTime) } : {}),
+    ...(od.maxEjectionTime !== undefined ? { max_ejection_time: duration(od.maxEjectionTime) } : {}),
+    ...(od.maxEjectionPercent !== undefined ? { max_ejection_percent: wrapped(od.maxEjectionPercent) } : {}),
+    enforcing_success_rate: off,
+  };
+}
