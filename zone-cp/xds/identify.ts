@@ -72,7 +72,7 @@ export function describeProxy(
   if (kindText !== 'sidecar' && kindText !== 'proxyless' && kindText !== 'ingress') return { error: `node metadata ${NODE_METADATA.kind} must be sidecar, ingress or proxyless, not "${kindText}"` };
   const kind: ProxyKind = kindText;
   const fromNode = node.locality?.region && node.locality.zone ? { region: node.locality.region, zone: node.locality.zone, ...(node.locality.sub_zone ? { subzone: node.locality.sub_zone } : {}) } : undefined;
-  if (claims.ingress !== (kind === 'ingress')) return { error: claims.ingress ? `an ingress token must connect with node metadata ${NODE_METADATA.kind}=ingress` : 'only an ingress token may connect as an ingress' };
+  if (Boolean(claims.ingress) !== (kind === 'ingress')) return { error: claims.ingress ? `an ingress token must connect with node metadata ${NODE_METADATA.kind}=ingress` : 'only an ingress token may connect as an ingress' };
   if (kind === 'ingress') {
     const portText = nodeMetadataString(node, NODE_METADATA.ingressPort) ?? '';
     const ingressPort = Number(portText);
