@@ -128,6 +128,18 @@ async function freshZone(): Promise<string> {
   return name;
 }
 
+async function freshTenant(): Promise<string> {
+  const name = unique('tenant-ca');
+  await createTenant(name);
+  return name;
+}
+
+/** The serial of a tenant's signing root (any hex would do for callers that are refused first). */
+async function activeSerial(tenant: string): Promise<string> {
+  const res = await cp.call('GET', `/api/v1/tenants/${tenant}/roots`, ADMIN_TOKEN);
+  return res.statusCode === 200 ? res.json<{ roots: Array<{ serial: string }> }>().roots[0]!.serial : '0123456789abcdef';
+}
+
 async function freshPolicy(tenant: string): Promise<string> {
   const name = unique('tmp-retry');
   await adminCall('PUT', `/api/v1/tenants/${tenant}/policies/Retry/${name}`, RETRY_BODY, 201);
@@ -188,6 +200,7 @@ const ROUTES: RouteDef[] = [
     verify: (res) =>
       expect(res.json()).toEqual({
         zone: ZONE,
+        region: 'eu-west',
         tenants: [
           { name: A, trustDomain: `${A}.mesh` },
           { name: B, trustDomain: `${B}.mesh` },
@@ -203,6 +216,18 @@ const ROUTES: RouteDef[] = [
     scoped: false,
     build: async () => ({ method: 'POST', url: `/api/v1/zones/${ZONE}/nats-credentials`, body: { publicKey: newUserKey().publicKey } }),
     verify: (res) => expect(res.json().error).toBe('NatsAuthDisabled'),
+  },
+  {
+    // What a zone CP reads when a tenant's revision changes: the roots to trust and which CA signs now.
+    name: 'GET /zones/:name/trust-bundles/:tenant',
+    op: 'zone:sync',
+    ok: 200,
+    scoped: false,
+    build: async () => ({ method: 'GET', url: `/api/v1/zones/${ZONE}/trust-bundles/${A}` }),
+    verify: (res) => {
+      expect(res.json()).toMatchObject({ trustDomain: `${A}.mesh`, roots: [expect.stringMatching(/^-----BEGIN CERTIFICATE-----/)] });
+      expect(res.json().signer.serial).toMatch(/^[0-9a-f]+$/);
+    },
   },
   {
     // A zone CP's intermediate CA for a tenant placed in it, from a CSR of its own key.
@@ -258,6 +283,57 @@ const ROUTES: RouteDef[] = [
       expect(res.json().trustDomain).toBe(`${tenant}.mesh`);
       expect(res.json().roots).toEqual([expect.stringMatching(/^-----BEGIN CERTIFICATE-----/)]);
     },
+  },
+  // tenant CA: anyone who may read the tenant sees its roots; only the platform admin changes them
+  {
+    name: 'GET /tenants/:tenant/roots',
+    op: 'tenant:read',
+    ok: 200,
+    scoped: true,
+    build: async (tenant) => ({ method: 'GET', url: `/api/v1/tenants/${tenant}/roots` }),
+    verify: (res, tenant) => {
+      expect(res.json()).toMatchObject({ tenant, trustDomain: `${tenant}.mesh`, roots: [{ status: 'active', active: true, source: 'generated' }] });
+      expect(res.body).not.toMatch(/PRIVATE KEY|sealedKey/);
+    },
+  },
+  {
+    name: 'POST /tenants/:tenant/roots',
+    op: 'tenant:write',
+    ok: 201,
+    scoped: true,
+    // The admin rotates a throw-away tenant (A and B keep one root for the other cells); everybody else is pointed at A or B.
+    build: async (tenant, principal) => ({ method: 'POST', url: `/api/v1/tenants/${principal.kind === 'admin' ? await freshTenant() : tenant}/roots`, body: {} }),
+    verify: (res) => {
+      expect(res.json<{ roots: Array<{ status: string }> }>().roots.map((r) => r.status)).toEqual(['active', 'retiring']);
+      expect(res.body).not.toMatch(/PRIVATE KEY|sealedKey/);
+    },
+  },
+  {
+    name: 'POST /tenants/:tenant/roots/:serial/activate',
+    op: 'tenant:write',
+    ok: 200,
+    scoped: true,
+    build: async (tenant, principal) => {
+      if (principal.kind !== 'admin') return { method: 'POST', url: `/api/v1/tenants/${tenant}/roots/${await activeSerial(tenant)}/activate` };
+      const name = await freshTenant();
+      const staged = await adminCall('POST', `/api/v1/tenants/${name}/roots`, { activate: false }, 201);
+      return { method: 'POST', url: `/api/v1/tenants/${name}/roots/${staged.json<{ roots: Array<{ serial: string }> }>().roots[1]!.serial}/activate` };
+    },
+    verify: (res) => expect(res.json<{ roots: Array<{ status: string }> }>().roots.map((r) => r.status)).toEqual(['active', 'retiring']),
+  },
+  {
+    name: 'DELETE /tenants/:tenant/roots/:serial',
+    op: 'tenant:write',
+    ok: 200,
+    scoped: true,
+    build: async (tenant, principal) => {
+      if (principal.kind !== 'admin') return { method: 'DELETE', url: `/api/v1/tenants/${tenant}/roots/${await activeSerial(tenant)}` };
+      const name = await freshTenant();
+      const old = await activeSerial(name);
+      await adminCall('POST', `/api/v1/tenants/${name}/roots`, {}, 201);
+      return { method: 'DELETE', url: `/api/v1/tenants/${name}/roots/${old}` };
+    },
+    verify: (res) => expect(res.json<{ roots: Array<{ status: string }> }>().roots.map((r) => r.status)).toEqual(['active']),
   },
   {
     name: 'PATCH /tenants/:name',
@@ -527,6 +603,10 @@ function tenantScopedRequests(tenant: string): Array<[string, Req]> {
     ['GET policies ?kind unknown', { method: 'GET', url: `${t}/policies?kind=NoSuchKind` }],
     ['GET policies ?labelSelector', { method: 'GET', url: `${t}/policies?labelSelector=app%3Dweb` }],
     ['GET services', { method: 'GET', url: `${t}/services` }],
+    ['GET roots', { method: 'GET', url: `${t}/roots` }],
+    ['POST root', { method: 'POST', url: `${t}/roots`, body: {} }],
+    ['POST activate root (unknown serial)', { method: 'POST', url: `${t}/roots/0123456789abcdef/activate` }],
+    ['DELETE root (unknown serial)', { method: 'DELETE', url: `${t}/roots/0123456789abcdef` }],
     ['DELETE policy (existing)', { method: 'DELETE', url: `${t}/policies/Retry/base` }],
     ['DELETE policy (missing)', { method: 'DELETE', url: `${t}/policies/Retry/never-there` }],
     ['DELETE policy (unknown kind)', { method: 'DELETE', url: `${t}/policies/NoSuchKind/base` }],
@@ -673,7 +753,7 @@ describe('zone placement (what a zone CP authenticates against)', () => {
     expect(observe(ghost)).toEqual(observe(other));
     const own = await cp.call('GET', `/api/v1/zones/${OTHER_ZONE}/placement`, tokens.otherZone);
     expect(own.statusCode, own.body).toBe(200);
-    expect(own.json()).toEqual({ zone: OTHER_ZONE, tenants: [] });
+    expect(own.json()).toEqual({ zone: OTHER_ZONE, region: 'us-east', tenants: [] });
   });
 
   it('the admin gets 404 for a zone that does not exist', async () => {

@@ -132,3 +132,64 @@ export async function signSvid(issuer: SigningIdentity, csr: x509.Pkcs10Certific
     ],
   });
 }
+
+/**
+ * A tenant's self-signed root CA under a name of the caller's choosing: a root
+ * made to rotate the first one gets a name of its own, so tools and peers can
+ * tell the roots of one bundle apart.
+ */
+export async function createRootCaNamed(options: { name: string; trustDomain: string; validityDays?: number; keys?: CryptoKeyPair }): Promise<SigningIdentity> {
+  const keys = options.keys ?? (await generateKeyPair());
+  const now = Date.now();
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    name: options.name,
+    notBefore: new Date(now - BACKDATE_MS),
+    notAfter: new Date(now + (options.validityDays ?? 3650) * DAY_MS),
+    keys,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      nameConstraintsExtension(options.trustDomain),
+    ],
+  });
+  return { certificate, privateKey: keys.privateKey };
+}
+
+/**
+ * Signs a zone's intermediate CA like `signIntermediate`, but names the issuer
+ * exactly as the issuer's certificate does: its subject is copied byte for
+ * byte (not re-encoded from a string) and the authority key identifier is the
+ * issuer's own subjectKeyIdentifier. Chains then build under a CA made by any
+ * tool (bring-your-own root or intermediate), also in verifiers that compare
+ * names as bytes. `notAfterLimit` caps the lifetime further (the expiry of the
+ * issuer's own chain).
+ */
+export async function signIntermediateUnder(
+  issuer: SigningIdentity,
+  csr: x509.Pkcs10CertificateRequest,
+  options: { tenant: string; zone: string; trustDomain: string; validityDays?: number; notAfterLimit?: Date },
+): Promise<x509.X509Certificate> {
+  const now = Date.now();
+  const issuerKeyId = issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
+  const limit = Math.min(issuer.certificate.notAfter.getTime(), options.notAfterLimit?.getTime() ?? Infinity);
+  return x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: `CN=meshfed ${options.tenant} zone ${options.zone} intermediate CA, O=${options.trustDomain}`,
+    issuer: issuer.certificate.subjectName,
+    notBefore: new Date(now - BACKDATE_MS),
+    notAfter: new Date(Math.min(now + (options.validityDays ?? 30) * DAY_MS, limit)),
+    publicKey: csr.publicKey,
+    signingKey: issuer.privateKey,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
+      issuerKeyId ? new x509.AuthorityKeyIdentifierExtension(issuerKeyId) : await x509.AuthorityKeyIdentifierExtension.create(issuer.certificate),
+      nameConstraintsExtension(options.trustDomain),
+    ],
+  });
+}

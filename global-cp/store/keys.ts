@@ -11,7 +11,7 @@
  *   <p>tenant:<t>               HASH    doc (JSON {labels, spec}), meta (JSON), ca (JSON TenantCa: root certificates, keys sealed)
  *   <p>trust-domain:<td>        STRING  the tenant that owns SPIFFE trust domain td (unique)
  *   <p>tenant:<t>:rev           STRING  per-tenant revision: +1 on every committed write of the
- *                                       tenant or its policies; kept when the tenant is deleted so
+ *                                       tenant, its policies or its CA; kept when the tenant is deleted so
  *                                       a re-created tenant never goes back in revision
  *   <p>tenant:<t>:policies      HASH    "<Kind>/<name>" → doc (JSON {labels, spec})
  *   <p>tenant:<t>:policy-meta   HASH    "<Kind>/<name>" → meta (JSON)

@@ -86,7 +86,31 @@ export interface ZoneStatusRecord {
   applied: Record<string, number>;
 }
 
-/** A tenant's certificate authority: its roots, newest first; keys sealed with the master key. */
+/**
+ * One signing CA of a tenant. Usually a root (generated, or uploaded by the
+ * operator); for an uploaded intermediate, `certificatePem` is that
+ * intermediate and `chainPem` leads from its issuer up to the self-signed root
+ * that workloads trust.
+ */
+export interface TenantCaRoot {
+  /** The certificate whose key signs; its serial (as @peculiar/x509 prints it) names this entry in the API. */
+  certificatePem: string;
+  /** PKCS#8 key of certificatePem, sealed with the master key, bound to tenant and serial. */
+  sealedKey: string;
+  createdAt: string;
+  /** Uploaded intermediate only: its issuer first, ending with the self-signed root the trust bundle carries. */
+  chainPem?: string[];
+  /** Absent in records written before roots could be uploaded: 'generated'. */
+  source?: 'generated' | 'uploaded';
+  /** Added with activate: false and not the signer yet (its root is in the trust bundle already). */
+  staged?: boolean;
+}
+
+/**
+ * A tenant's certificate authority. `roots[0]` signs (the active one); every
+ * entry's root is in the trust bundle, so certificates issued under a
+ * retiring or staged root still verify. Keys are sealed with the master key.
+ */
 export interface TenantCa {
-  roots: Array<{ certificatePem: string; sealedKey: string; createdAt: string }>;
+  roots: TenantCaRoot[];
 }

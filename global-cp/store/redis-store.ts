@@ -215,8 +215,27 @@ export class RedisStore {
   }
 
   async getTenantCa(name: string): Promise<TenantCa | undefined> {
-    const json = await this.redis.hget(this.keys.tenant(name), 'ca');
-    return json ? (JSON.parse(json) as TenantCa) : undefined;
+    return (await this.readTenantCa(name))?.ca;
+  }
+
+  /**
+   * The tenant's CA with the tenant's revision, read in one transaction; `raw`
+   * is what replaceTenantCa expects back to prove nothing changed in between.
+   */
+  async readTenantCa(name: string): Promise<{ ca: TenantCa; raw: string; revision: number } | undefined> {
+    const [[, raw], [, rev]] = (await this.redis.multi().hget(this.keys.tenant(name), 'ca').get(this.keys.tenantRev(name)).exec()) as [[null, string | null], [null, string | null]];
+    return raw ? { ca: JSON.parse(raw) as TenantCa, raw, revision: Number(rev ?? 0) } : undefined;
+  }
+
+  /**
+   * Replaces the tenant's CA if it is still `expectedRaw`, in one atomic step
+   * with a new tenant revision and a "tenant" change for federation.
+   */
+  async replaceTenantCa(name: string, expectedRaw: string, next: TenantCa): Promise<{ status: 'updated'; revision: number } | { status: 'tenant-not-found' | 'conflict' }> {
+    const reply = await this.run.REPLACE_TENANT_CA([this.keys.tenant(name), this.keys.tenantRev(name)], [expectedRaw, JSON.stringify(next), this.keys.prefix, name]);
+    if (reply[0] === 'updated') return { status: 'updated', revision: Number(reply[1]) };
+    if (reply[0] === 'tenant-not-found' || reply[0] === 'conflict') return { status: reply[0] };
+    throw new Error(`unexpected reply from store script: ${reply.join(' ')}`);
   }
 
   async getTenant(name: string): Promise<TenantRecord | undefined> {

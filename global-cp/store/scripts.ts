@@ -16,6 +16,8 @@
  * nothing committed is lost or reordered on its way to NATS, whichever replica
  * wrote it. Fields: t = tenant ('' for zone writes), r = tenant revision,
  * k = what changed: "tenant", "policy:<Kind>/<name>" or "zone:<name>".
+ * A change of the tenant's CA is recorded as "tenant": the publisher then
+ * writes the tenant state with the new revision, which is how zones notice.
  */
 
 const PRELUDE = `
@@ -124,6 +126,22 @@ redis.call('SADD', KEYS[1], ARGV[1])
 record_change(prefix, ARGV[1], rv, 'tenant')
 if old_meta then return {'updated', meta} end
 return {'created', meta}
+`;
+
+/**
+ * KEYS: tenant, tenantRev. ARGV: expected caJson, new caJson, prefix, tenant.
+ * Compare-and-set of the tenant's CA (roots added, activated, retired): the
+ * caller decided the new value from the one it read; if the CA changed
+ * meanwhile nothing is written and the caller decides again.
+ */
+export const REPLACE_TENANT_CA = `${PRELUDE}
+if redis.call('HEXISTS', KEYS[1], 'doc') == 0 then return {'tenant-not-found'} end
+local current = redis.call('HGET', KEYS[1], 'ca')
+if current ~= ARGV[1] then return {'conflict'} end
+redis.call('HSET', KEYS[1], 'ca', ARGV[2])
+local rv = redis.call('INCR', KEYS[2])
+record_change(ARGV[3], ARGV[4], rv, 'tenant')
+return {'updated', tostring(rv)}
 `;
 
 /** KEYS: tenants, tenant, tenantRev, policies, policyMeta, tenantTokens. ARGV: name, expect, prefix. */

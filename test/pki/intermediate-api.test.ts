@@ -81,7 +81,7 @@ describe('zone intermediates signed by the global CP', () => {
   it('counts what it issued and how long roots have left, on /metrics', async () => {
     const metrics = (await cp.call('GET', '/metrics', undefined)).body;
     expect(metrics).toMatch(/meshfed_pki_certificates_issued_total\{kind="intermediate",component="global-cp"\} 1\b/);
-    const expiry = /meshfed_pki_root_expiry_seconds\{tenant="acme",component="global-cp"\} ([0-9.e+]+)/.exec(metrics);
+    const expiry = /meshfed_pki_root_expiry_seconds\{tenant="acme",serial="[0-9a-f]+",state="active",component="global-cp"\} ([0-9.e+]+)/.exec(metrics);
     expect(Number(expiry![1]) / 86_400).toBeGreaterThan(3649);
   });
 
