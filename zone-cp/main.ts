@@ -146,6 +146,18 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
   };
   const certTimer = setInterval(syncIntermediates, 60_000);
   certTimer.unref();
+  // A root rotation bumps the tenant revision: look at the trust bundle soon, not at every one of a burst of changes.
+  let revisionsKey = '';
+  let certSyncSoon: NodeJS.Timeout | undefined;
+  const syncIntermediatesOnRevision = () => {
+    const key = Object.values(tenants).map((t) => `${t.name}:${t.revision}`).sort().join(',');
+    if (key === revisionsKey) return;
+    revisionsKey = key;
+    certSyncSoon ??= setTimeout(() => {
+      certSyncSoon = undefined;
+      syncIntermediates();
+    }, 2000);
+  };
 
   let placedKey = Object.keys(tenants).sort().join(',');
   const link = new FederationLink(
@@ -159,6 +171,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
         lastSyncAt = new Date();
         scheduleSave();
         xds?.invalidate();
+        syncIntermediatesOnRevision();
         const key = Object.keys(tenants).sort().join(',');
         if (key !== placedKey) {
           placedKey = key;
@@ -282,6 +295,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
     async stop() {
       stopping = true;
       clearInterval(certTimer);
+      clearTimeout(certSyncSoon);
       if (saveTimer) clearTimeout(saveTimer);
       // Proxies first: their streams end cleanly and they keep their last config.
       await xds?.stop();

@@ -33,6 +33,15 @@ it('a root rotation reaches a zone as a new tenant revision, and the zone can re
     const seen = await api<{ roots: string[]; signer: { serial: string }; revision: number }>(globalCp.url, 'GET', '/zones/zone-a/trust-bundles/acme', undefined, token);
     expect(seen.status).toBe(200);
     expect(seen.body).toMatchObject({ roots: rotated.body.trustBundle, signer: { serial: rotated.body.roots[0]!.serial }, revision: rotated.body.revision });
+
+    // The zone follows by itself: both roots in the bundle it hands proxies, and an intermediate renewed under the new signer.
+    const { x509 } = await import('../../core/pki/crypto.js');
+    await eventually(async () => {
+      const state = (await (await fetch(`${zone.url}/api/v1/state`)).json()) as { intermediates: Array<{ tenant: string; chainPem: string[]; trustBundle: string[] }> };
+      const held = state.intermediates.find((i) => i.tenant === 'acme')!;
+      expect(held.trustBundle).toEqual(rotated.body.trustBundle);
+      expect(new x509.X509Certificate(held.chainPem[0]!).serialNumber).toBe(rotated.body.roots[0]!.serial);
+    }, 15_000);
   } finally {
     await zone.stop();
     await globalCp.stop();

@@ -33,6 +33,8 @@ const dirOf = (stateDir: string, tenant: string) => join(stateDir, 'pki', tenant
  */
 export class IntermediateKeeper {
   private readonly held = new Map<string, Intermediate>();
+  /** Tenants whose global signer is no longer the issuer of the held intermediate: renew now, not at 2/3 of life. */
+  private readonly signerChanged = new Set<string>();
   /** Intermediates renewed away during this process's life, by tenant. */
   private readonly replaced = new Map<string, Intermediate[]>();
   /** Opened signing keys, by tenant; replaced when the intermediate is renewed. */
@@ -94,14 +96,38 @@ export class IntermediateKeeper {
   }
 
   private async ensure(tenant: string): Promise<void> {
-    const existing = this.held.get(tenant) ?? (await this.load(tenant));
-    if (existing && !needsRenewal(existing.notBefore, existing.notAfter, Date.now())) {
+    let existing = this.held.get(tenant) ?? (await this.load(tenant));
+    if (existing) existing = await this.followTrustBundle(tenant, existing);
+    if (existing && !needsRenewal(existing.notBefore, existing.notAfter, Date.now()) && !this.signerChanged.has(tenant)) {
       this.held.set(tenant, existing);
       return;
     }
+    this.signerChanged.delete(tenant);
     const renewed = await this.request(tenant);
     if (existing) this.replaced.set(tenant, [existing, ...(this.replaced.get(tenant) ?? [])].filter((i) => Date.parse(i.notAfter) > Date.now()));
     this.held.set(tenant, renewed);
+  }
+
+  /**
+   * Reads the tenant's current roots and signer (a root rotation bumps the
+   * tenant revision, which triggers a sync): new roots are kept with the
+   * intermediate, so proxies get them with their next SVID; a new signer
+   * means this intermediate is renewed at once. Unreachable: keep what we have.
+   */
+  private async followTrustBundle(tenant: string, held: Intermediate): Promise<Intermediate> {
+    const { zone, globalUrl, token, stateDir, log } = this.options;
+    const reply = await callGlobalCp<{ roots: string[]; signer: { serial: string } }>(globalUrl, token, 'GET', `/zones/${encodeURIComponent(zone)}/trust-bundles/${encodeURIComponent(tenant)}`, undefined, 5000);
+    if (!reply.reached || reply.status !== 200 || !reply.body.roots || !reply.body.signer) return held;
+    const issuerPem = held.chainPem[0];
+    if (issuerPem && new x509.X509Certificate(issuerPem).serialNumber !== reply.body.signer.serial && !this.signerChanged.has(tenant)) {
+      this.signerChanged.add(tenant);
+      log.info({ tenant, signer: reply.body.signer.serial }, 'the tenant has a new signing CA: renewing this zone\'s intermediate now');
+    }
+    if (reply.body.roots.join('\n') === held.trustBundle.join('\n')) return held;
+    const updated = { ...held, trustBundle: reply.body.roots };
+    await writeFileAtomically(join(dirOf(stateDir, tenant), 'intermediate.json'), JSON.stringify(updated));
+    log.info({ tenant, roots: reply.body.roots.length }, 'trust bundle changed');
+    return updated;
   }
 
   private async load(tenant: string): Promise<Intermediate | undefined> {

@@ -15,7 +15,7 @@ const api = (instance: string, serviceAccount: string, protocol: 'http' | 'grpc'
 const remote = inventory('zone-b', '192.0.2.2:10001', [{ namespace: 'shop', name: 'api', ports: [{ port: 80 }], localities: [{ region: 'eu-west', zone: 'zone-b', endpoints: 1, healthy: 1 }] }]);
 
 describe('serviceClusters', () => {
-  it('is an EDS cluster over ADS, round robin, 5 s connect timeout by default, nothing else without policies', () => {
+  it('is an EDS cluster over ADS, locality-weighted round robin, 5 s connect timeout by default, nothing else without policies', () => {
     const [only, ...rest] = clusters({ localEndpoints: [api('a', 'api')] }, false);
     expect(rest).toEqual([]);
     expect(only).toEqual({
@@ -26,6 +26,7 @@ describe('serviceClusters', () => {
         eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } },
         connect_timeout: { seconds: 5, nanos: 0 },
         lb_policy: 'ROUND_ROBIN',
+        common_lb_config: { locality_weighted_lb_config: {} },
       },
     });
   });

@@ -40,7 +40,12 @@ function renderServiceCluster(name: string, service: ServiceModel, port: number,
   };
 }
 
-/** The parts every EDS cluster shares. ROUND_ROBIN: the one policy both Envoy and proxyless gRPC honour locality weights with. */
+/**
+ * The parts every EDS cluster shares. ROUND_ROBIN with locality-weighted LB:
+ * Envoy ignores locality weights without locality_weighted_lb_config, and a
+ * remote zone's ingress stands for all its healthy endpoints; proxyless gRPC
+ * honours the weights with ROUND_ROBIN alone.
+ */
 export function edsCluster(name: string, connectTimeout: string | undefined): ResourceObject {
   return {
     name,
@@ -48,6 +53,7 @@ export function edsCluster(name: string, connectTimeout: string | undefined): Re
     eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE },
     connect_timeout: duration(connectTimeout ?? DEFAULT_CONNECT_TIMEOUT),
     lb_policy: 'ROUND_ROBIN',
+    common_lb_config: { locality_weighted_lb_config: {} },
   };
 }
 
