@@ -4,7 +4,7 @@ import { ConfigError } from '../core/errors.js';
 import { DNS1123_LABEL_PATTERN } from '../core/schemas/common.js';
 import { createLogger } from '../core/log.js';
 import { meshfedVersion } from '../core/version.js';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { startZoneCp } from '../zone-cp/main.js';
 import { MIN_SVID_TTL_MS } from '../zone-cp/certs/svid-issuer.js';
 import { runAction, untilSignal } from './run.js';
@@ -81,7 +81,7 @@ export function zoneCpCommand(): Command {
           ...(flags.grpcTlsName.length ? { grpcTlsNames: flags.grpcTlsName } : {}),
           svidTtlMs: parseDurationFlag('--svid-ttl', flags.svidTtl, MIN_SVID_TTL_MS),
           dataplaneLiveness: { unhealthyAfterMs, removeAfterMs },
-          ...(flags.kube || flags.kubeconfig ? { kubeConfig: loadKubeConfig(flags.kubeconfig) } : {}),
+          ...(flags.kube || flags.kubeconfig ? { kubeConfig: await loadKubeConfig(flags.kubeconfig) } : {}),
           ...(flags.servicesFile ? { servicesFile: flags.servicesFile } : {}),
           ...(flags.ingressAddress ? { ingressAddress: flags.ingressAddress } : {}),
         });
@@ -99,7 +99,9 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** In-cluster config when running in a pod, else the kubeconfig given (or KUBECONFIG / ~/.kube/config). */
-function loadKubeConfig(path: string | undefined): KubeConfig {
+async function loadKubeConfig(path: string | undefined): Promise<KubeConfig> {
+  // Loaded only when asked for: the client library costs a second of start-up.
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   try {
     if (path) kc.loadFromFile(path);

@@ -33,6 +33,7 @@ describe('meshfed zone-cp as a process', () => {
       '--nats', gcp.natsUrl,
       '--state-dir', join(dir, 'state'),
       '--listen', '127.0.0.1:0',
+      '--grpc-listen', '127.0.0.1:0',
       '--federation-id', gcp.federationId,
       '--heartbeat-interval', '200ms',
     ];

@@ -2,7 +2,6 @@ import type { Logger } from '../../core/log.js';
 import type { Locality } from '../../core/schemas/dataplane.js';
 import type { InventoryService } from '../../core/schemas/federation.js';
 import { watchServicesFile, type ServicesFile } from '../inventory/services-file.js';
-import { KubernetesDiscovery } from './kubernetes.js';
 import type { LocalEndpoint } from './model.js';
 import { UniversalDiscovery } from './universal.js';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -51,8 +50,9 @@ export async function startDiscovery(config: DiscoveryConfig, zoneLocality: () =
     };
   }
   let endpoints: LocalEndpoint[] = [];
+  // Loaded only in Kubernetes mode: the client library costs a second of start-up everywhere else.
   const source = config.kubeConfig
-    ? new KubernetesDiscovery({ kubeConfig: config.kubeConfig, defaultLocality: liveLocality(zoneLocality), log })
+    ? new (await import('./kubernetes.js')).KubernetesDiscovery({ kubeConfig: config.kubeConfig, defaultLocality: liveLocality(zoneLocality), log })
     : new UniversalDiscovery({ stateDir: config.stateDir, defaultLocality: zoneLocality, ...(config.dataplaneLiveness ? { liveness: config.dataplaneLiveness } : {}), log });
   const started = source.start((next) => {
     endpoints = next;

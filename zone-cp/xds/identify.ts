@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { InboundPort, Locality } from '../../core/schemas/dataplane.js';
 import { workloadSpiffeId } from '../../core/spiffe.js';
 import { x509 } from '../../core/pki/crypto.js';
@@ -121,5 +122,29 @@ export async function peerSvidProblem(peerDer: Buffer | undefined, intermediates
   if (!verified) return 'the client certificate was not issued by this zone, or has expired';
   const uris = (certificate.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? []).filter((n) => n.type === 'url').map((n) => n.value);
   if (uris.length !== 1 || uris[0] !== spiffeId) return `the client certificate is for ${uris.join(', ') || 'no SPIFFE ID'}, but the token entitles ${spiffeId}`;
+  return undefined;
+}
+
+/**
+ * The DER of the client certificate on a gRPC call, verified or not.
+ * grpc-js's getAuthContext() reports a peer certificate only when the TLS
+ * layer verified it against the port's CA list, and proxies' SVIDs chain to
+ * their tenants' roots, which that list must not name (a CA list is sent to
+ * anyone who connects). So the certificate is read from the call's TLS
+ * socket, and peerSvidProblem() does the verification.
+ */
+export function peerCertificateDer(call: { getAuthContext(): { sslPeerCertificate?: { raw?: Buffer } } }): Buffer | undefined {
+  const verified = call.getAuthContext().sslPeerCertificate?.raw;
+  if (verified?.length) return verified;
+  // grpc-js internals: ServerDuplexStreamImpl.call → ServerInterceptingCall.nextCall → BaseServerInterceptingCall.stream.
+  let layer: unknown = (call as { call?: unknown }).call;
+  for (let depth = 0; depth < 6 && layer; depth++) {
+    const socket = (layer as { stream?: { session?: { socket?: unknown } } }).stream?.session?.socket;
+    if (socket instanceof TLSSocket) {
+      const raw = socket.getPeerCertificate().raw;
+      return raw?.length ? raw : undefined;
+    }
+    layer = (layer as { nextCall?: unknown }).nextCall;
+  }
   return undefined;
 }

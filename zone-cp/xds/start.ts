@@ -15,7 +15,7 @@ import { zoneCpServerCredentials } from '../grpc/credentials.js';
 import type { TenantView } from '../sync/tenant-view.js';
 import { ProxySnapshots } from './cache/proxy-snapshots.js';
 import { TenantModels, generateProxyResources } from './generation.js';
-import { NODE_METADATA, describeProxy, nodeMetadataString, peerSvidProblem, type ProxyDescription } from './identify.js';
+import { NODE_METADATA, describeProxy, nodeMetadataString, peerCertificateDer, peerSvidProblem, type ProxyDescription } from './identify.js';
 import { AdsServer, type ConnectedProxy, type IdentifyOutcome } from './server/ads-server.js';
 
 export interface XdsOptions {
@@ -98,7 +98,7 @@ export async function startXds(options: XdsOptions): Promise<RunningXds> {
       if ('error' in described) return { ok: false, code: grpc.status.INVALID_ARGUMENT, message: described.error };
       // The ingress holds no SVID: it passes TLS through, and its token alone says what it is.
       if (port === 'mtls' && described.kind !== 'ingress') {
-        const problem = await peerSvidProblem(call.getAuthContext().sslPeerCertificate?.raw, options.intermediates.validIssuers(claims.tenant), described.spiffeId, Date.now());
+        const problem = await peerSvidProblem(peerCertificateDer(call), options.intermediates.validIssuers(claims.tenant), described.spiffeId, Date.now());
         if (problem) return { ok: false, code: grpc.status.UNAUTHENTICATED, message: problem };
       }
       return { ok: true, proxy: described };
