@@ -255,7 +255,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
       config.logLevel,
       [
         async (app) => {
-          await app.register(dataplaneRoutes, { zoneToken: config.token, tokens, universal: discovery.universal, placedTenants: () => Object.keys(tenants) });
+          await app.register(dataplaneRoutes, { zoneToken: config.token, tokens, universal: discovery.universal, placedTenants: () => Object.keys(tenants), trustDomainOf: (t) => tenants[t]?.trustDomain });
         },
         async (app) => {
           await app.register(proxyRoutes, { zoneToken: config.token, connected: () => xds?.connected() ?? [] });
@@ -291,7 +291,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
         await new Promise((r) => setTimeout(r, 20));
       }
     },
-    issueDataplaneToken: (binding, ttlMs = 24 * 3_600_000) => tokens.issue(binding, ttlMs).token,
+    issueDataplaneToken: (binding, ttlMs = 24 * 3_600_000) => tokens.issue({ ...binding, trustDomain: tenants[binding.tenant]?.trustDomain }, ttlMs).token,
     async stop() {
       stopping = true;
       clearInterval(certTimer);

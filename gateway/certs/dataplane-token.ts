@@ -9,6 +9,8 @@ export interface DataplaneTokenClaims {
   expiresAt: Date;
   /** The zone's east-west ingress: it holds no workload identity. */
   ingress: boolean;
+  /** The tenant's trust domain when the token was issued (tokens from before it was added lack it). */
+  trustDomain?: string;
 }
 
 const PREFIX = 'mfd_';
@@ -34,15 +36,16 @@ export function readDataplaneToken(token: string): DataplaneTokenClaims {
   if (!text('zone') || typeof claims.expiresAt !== 'number') throw new Error('malformed dataplane token: zone or expiry missing');
   const ingress = claims.ingress === true;
   if (!ingress && (!text('tenant') || !text('namespace') || !text('serviceAccount'))) throw new Error('malformed dataplane token: tenant, namespace or service account missing');
-  return { zone: text('zone'), tenant: text('tenant'), namespace: text('namespace'), serviceAccount: text('serviceAccount'), expiresAt: new Date(claims.expiresAt), ingress };
+  const trustDomain = typeof (payload as { trustDomain?: unknown }).trustDomain === 'string' ? (payload as { trustDomain: string }).trustDomain : undefined;
+  return { zone: text('zone'), tenant: text('tenant'), namespace: text('namespace'), serviceAccount: text('serviceAccount'), expiresAt: new Date(claims.expiresAt), ingress, ...(trustDomain ? { trustDomain } : {}) };
 }
 
 /**
- * The SPIFFE ID a workload token entitles its holder to. The token does not
- * carry the tenant's trust domain, so it is the caller's (default
- * `<tenant>.mesh`, what the global CP gives a tenant created without one). Pure.
+ * The SPIFFE ID a workload token entitles its holder to: in the trust domain
+ * the caller names, else the one the token carries, else `<tenant>.mesh`
+ * (what the global CP gives a tenant created without one). Pure.
  */
-export function entitledSpiffeId(claims: DataplaneTokenClaims, trustDomain = `${claims.tenant}.mesh`): string {
+export function entitledSpiffeId(claims: DataplaneTokenClaims, trustDomain = claims.trustDomain ?? `${claims.tenant}.mesh`): string {
   if (claims.ingress) throw new Error('an ingress token holds no workload identity: the ingress needs no SVID');
   return workloadSpiffeId(trustDomain, claims.namespace, claims.serviceAccount);
 }

@@ -70,9 +70,13 @@ describe('gateway SVID manager', () => {
     expect(svids.current()).toBe(seen.at(-1));
   }, 20_000);
 
-  it('refuses a trust domain the token does not entitle, and works with the right one (the token does not carry it)', async () => {
+  it('takes the trust domain from the token, and is refused one the token does not entitle', async () => {
+    const fromToken = manager({ token: fixture.token('initech', 'web') });
+    expect(fromToken.spiffeId).toBe('spiffe://initech.example/ns/demo/sa/web');
+    fromToken.start();
+    expect((await fromToken.ready()).spiffeId).toBe('spiffe://initech.example/ns/demo/sa/web');
     const registry = new Registry();
-    const wrong = manager({ token: fixture.token('initech', 'web'), registry });
+    const wrong = manager({ token: fixture.token('initech', 'web'), trustDomain: 'initech.mesh', registry });
     expect(wrong.spiffeId).toBe('spiffe://initech.mesh/ns/demo/sa/web');
     wrong.start();
     await eventually(async () => expect(await metricValue(registry, 'meshfed_gateway_svid_renewals_total', { result: 'refused' })).toBeGreaterThanOrEqual(1));

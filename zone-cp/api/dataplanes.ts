@@ -15,6 +15,7 @@ export interface DataplaneRoutesOptions {
   /** Undefined when this zone discovers workloads another way (Kubernetes, services file). */
   universal: UniversalDiscovery | undefined;
   placedTenants(): string[];
+  trustDomainOf(tenant: string): string | undefined;
 }
 
 const MAX_TTL_MS = 10 * 365 * 86_400_000;
@@ -45,7 +46,7 @@ export const dataplaneRoutes: FastifyPluginAsyncTypebox<DataplaneRoutesOptions> 
       const { tenant, namespace, serviceAccount, ingress, ttl } = request.body;
       const ttlMs = ttl === undefined ? DEFAULT_DATAPLANE_TOKEN_TTL_MS : parseDurationMs(ttl) ?? NaN;
       if (!(ttlMs >= 60_000 && ttlMs <= MAX_TTL_MS)) throw badRequest('/body/ttl: must be between 1m and 87600h', [{ path: '/body/ttl', message: 'must be between 1m and 87600h' }]);
-      let binding: { tenant: string; namespace: string; serviceAccount: string } | { ingress: true };
+      let binding: { tenant: string; namespace: string; serviceAccount: string; trustDomain?: string } | { ingress: true };
       if (ingress) {
         const extra = (['tenant', 'namespace', 'serviceAccount'] as const).find((f) => request.body[f] !== undefined);
         if (extra) throw badRequest(`/body/${extra}: an ingress token serves every tenant of the zone; leave ${extra} out`, [{ path: `/body/${extra}`, message: 'not allowed with ingress: true' }]);
@@ -54,7 +55,7 @@ export const dataplaneRoutes: FastifyPluginAsyncTypebox<DataplaneRoutesOptions> 
         const missing = (['tenant', 'namespace', 'serviceAccount'] as const).find((f) => request.body[f] === undefined);
         if (missing) throw badRequest(`/body/${missing}: is required (or set ingress: true)`, [{ path: `/body/${missing}`, message: 'is required' }]);
         if (!options.placedTenants().includes(tenant!)) throw notFound(`tenant "${tenant}" is not placed in this zone`);
-        binding = { tenant: tenant!, namespace: namespace!, serviceAccount: serviceAccount! };
+        binding = { tenant: tenant!, namespace: namespace!, serviceAccount: serviceAccount!, trustDomain: options.trustDomainOf(tenant!) };
       }
       const { token, claims } = options.tokens.issue(binding, ttlMs);
       request.log.info({ tokenId: claims.id, ...binding }, 'dataplane token issued');

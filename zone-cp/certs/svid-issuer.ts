@@ -33,8 +33,8 @@ export function svidTtlMs(requestedSeconds: number, defaultTtlMs: number): numbe
   return Math.max(MIN_SVID_TTL_MS, Math.min(requestedSeconds * 1000, defaultTtlMs));
 }
 
-/** Clients renew at half life, so a zone CP outage of up to half the lifetime costs nothing. Pure. */
-export const renewAfter = (notBefore: Date, notAfter: Date) => new Date(notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) / 2);
+/** Clients renew at half of the life left from now (certificates are backdated a minute), so a zone CP outage that long costs nothing. Pure. */
+export const renewAfter = (now: Date, notAfter: Date) => new Date(now.getTime() + Math.max(0, notAfter.getTime() - now.getTime()) / 2);
 
 /**
  * Signs proxies' SVIDs with the zone's intermediate of their tenant. The
@@ -116,7 +116,7 @@ export class SvidIssuer {
       chainPem: [certificate.toString('pem'), signer.intermediate.certificatePem, ...signer.intermediate.chainPem.filter((pem) => pem !== signer.intermediate.certificatePem && !isSelfSigned(pem))],
       trustBundle: signer.intermediate.trustBundle,
       expiresAt: certificate.notAfter,
-      renewAfter: renewAfter(certificate.notBefore, certificate.notAfter),
+      renewAfter: renewAfter(new Date(), certificate.notAfter),
     };
   }
 }

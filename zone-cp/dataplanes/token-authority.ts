@@ -30,7 +30,7 @@ export class DataplaneTokenAuthority {
     return authority;
   }
 
-  issue(binding: { tenant: string; namespace: string; serviceAccount: string } | { ingress: true }, ttlMs: number): { token: string; claims: DataplaneClaims } {
+  issue(binding: { tenant: string; namespace: string; serviceAccount: string; trustDomain?: string } | { ingress: true }, ttlMs: number): { token: string; claims: DataplaneClaims } {
     const now = Date.now();
     const identity = 'ingress' in binding ? { tenant: '', namespace: '', serviceAccount: '', ingress: true } : binding;
     return issueDataplaneToken(this.key, { zone: this.zone, ...identity, issuedAt: now, expiresAt: now + ttlMs });

@@ -20,6 +20,8 @@ export interface DataplaneClaims {
   serviceAccount: string;
   issuedAt: number;
   expiresAt: number;
+  /** The tenant's SPIFFE trust domain when issued, so the proxy knows the exact identity to ask for (informational: the zone CP signs for the trust domain the tenant has now). */
+  trustDomain?: string;
   /** The zone's east-west ingress: serves every tenant placed in the zone, holds no workload identity (tenant, namespace and service account are empty). */
   ingress?: boolean;
 }
