@@ -3,7 +3,7 @@ import { readCsr, requestedUris, signSvid } from '../../core/pki/authority.js';
 import { x509 } from '../../core/pki/crypto.js';
 import { workloadSpiffeId } from '../../core/spiffe.js';
 import type { DataplaneClaims } from '../dataplanes/tokens.js';
-import type { IntermediateKeeper } from './intermediates.js';
+import type { Intermediate, IntermediateKeeper } from './intermediates.js';
 
 export const DEFAULT_SVID_TTL_MS = 24 * 3_600_000;
 export const MIN_SVID_TTL_MS = 5 * 60_000;
@@ -92,6 +92,18 @@ export class SvidIssuer {
     }
   }
 
+  private readonly chains = new WeakMap<Intermediate, string[]>();
+
+  /** The zone intermediate and any CA between it and the root, computed once per intermediate. Roots stay out: peers must find them in their own bundle, or the chain proves nothing. */
+  private chainAbove(intermediate: Intermediate): string[] {
+    let chain = this.chains.get(intermediate);
+    if (!chain) {
+      chain = [intermediate.certificatePem, ...intermediate.chainPem.filter((pem) => pem !== intermediate.certificatePem && !isSelfSigned(pem))];
+      this.chains.set(intermediate, chain);
+    }
+    return chain;
+  }
+
   private async sign(claims: DataplaneClaims, csrPem: string, requestedSeconds: number): Promise<IssuedSvid> {
     if (claims.ingress) throw new SvidRefused('denied', 'an ingress token holds no workload identity: the ingress passes TLS through without terminating it');
     const trustDomain = this.options.trustDomainOf(claims.tenant);
@@ -112,8 +124,7 @@ export class SvidIssuer {
     const certificate = await signSvid(signer.identity, csr, { spiffeId, trustDomain, ttlMs: svidTtlMs(requestedSeconds, this.options.defaultTtlMs) });
     return {
       spiffeId,
-      // Roots stay out of the chain: peers must find them in their own bundle, or the chain proves nothing.
-      chainPem: [certificate.toString('pem'), signer.intermediate.certificatePem, ...signer.intermediate.chainPem.filter((pem) => pem !== signer.intermediate.certificatePem && !isSelfSigned(pem))],
+      chainPem: [certificate.toString('pem'), ...this.chainAbove(signer.intermediate)],
       trustBundle: signer.intermediate.trustBundle,
       expiresAt: certificate.notAfter,
       renewAfter: renewAfter(new Date(), certificate.notAfter),

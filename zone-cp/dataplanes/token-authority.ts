@@ -37,7 +37,7 @@ export class DataplaneTokenAuthority {
   }
 
   verify(token: string): TokenCheck {
-    return verifyDataplaneToken(this.key, token, this.zone, new Set(this.revoked.keys()), Date.now());
+    return verifyDataplaneToken(this.key, token, this.zone, this.revoked, Date.now());
   }
 
   isRevoked(id: string): boolean {

@@ -38,7 +38,7 @@ export function issueDataplaneToken(key: Buffer, claims: Omit<DataplaneClaims, '
 }
 
 /** Checks signature, zone, expiry and revocation. Pure. */
-export function verifyDataplaneToken(key: Buffer, token: string, zone: string, revoked: ReadonlySet<string>, nowMs: number): TokenCheck {
+export function verifyDataplaneToken(key: Buffer, token: string, zone: string, revoked: { has(id: string): boolean }, nowMs: number): TokenCheck {
   if (!token.startsWith(DATAPLANE_TOKEN_PREFIX)) return { ok: false, reason: 'not a dataplane token' };
   const [payload, signature, ...rest] = token.slice(DATAPLANE_TOKEN_PREFIX.length).split('.');
   if (!payload || !signature || rest.length) return { ok: false, reason: 'malformed dataplane token' };
