@@ -85,5 +85,5 @@ export function encodeResource(typeUrl: string, object: ResourceObject): Encoded
 /** Decodes an Any back into a plain object (for config dumps and tests). */
 export function decodeResource(any: EncodedAny): Record<string, unknown> {
   const type = envoyRoot().lookupType(any.type_url.slice(any.type_url.lastIndexOf('/') + 1));
-  return type.toObject(type.decode(any.value), { longs: String, enums: String, defaults: false, oneofs: true, json: true }) as Record<string, unknown>;
+  return type.toObject(type.decode(any.value), { longs: String, enums: String, defaults: false, oneofs: true, json: true });
 }
