@@ -3,6 +3,7 @@ import { StreamState, type CachedResource, type ProxySnapshot } from './stream-s
 
 const LDS = 'type.googleapis.com/envoy.config.listener.v3.Listener';
 const EDS = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+const CDS = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 
 const res = (name: string, version: string): CachedResource => ({ name, version, any: { type_url: 'x', value: Buffer.from(`${name}${version}`) } });
 const snap = (type: string, ...resources: CachedResource[]): ProxySnapshot => new Map([[type, new Map(resources.map((r) => [r.name, r]))]]);
@@ -37,7 +38,30 @@ describe('StreamState', () => {
     s.onRequest(req(EDS, ['a', 'missing'], first.nonce, first.version_info));
     expect(s.responseFor(EDS, all)).toBeUndefined();
     s.onRequest(req(EDS, ['a', 'b'], first.nonce, first.version_info));
-    expect(s.responseFor(EDS, all)!.resources.map((r) => r.value.toString())).toEqual(['a1', 'b1']);
+    // Endpoints and routes go out only when new or changed: the client keeps what a response leaves out.
+    const second = s.responseFor(EDS, all)!;
+    expect(second.resources.map((r) => r.value.toString())).toEqual(['b1']);
+    s.onRequest(req(EDS, ['a', 'b'], second.nonce, second.version_info));
+    expect(s.responseFor(EDS, snap(EDS, res('a', '2'), res('b', '1')))!.resources.map((r) => r.value.toString())).toEqual(['a2']);
+  });
+
+  it('resends every listener when one changes, and everything after a NACK', () => {
+    const s = new StreamState();
+    s.onRequest(req(LDS, []));
+    const first = s.responseFor(LDS, snap(LDS, res('a', '1'), res('b', '1')))!;
+    s.onRequest(req(LDS, [], first.nonce, first.version_info));
+    expect(s.responseFor(LDS, snap(LDS, res('a', '2'), res('b', '1')))!.resources).toHaveLength(2);
+    // Clusters too, even when subscribed by name (proxyless gRPC does): a cluster left out is deleted.
+    const c = new StreamState();
+    c.onRequest(req(CDS, ['a', 'b']));
+    const cds = c.responseFor(CDS, snap(CDS, res('a', '1'), res('b', '1')))!;
+    c.onRequest(req(CDS, ['a', 'b'], cds.nonce, cds.version_info));
+    expect(c.responseFor(CDS, snap(CDS, res('a', '2'), res('b', '1')))!.resources).toHaveLength(2);
+    const e = new StreamState();
+    e.onRequest(req(EDS, ['a', 'b']));
+    const one = e.responseFor(EDS, snap(EDS, res('a', '1'), res('b', '1')))!;
+    e.onRequest(req(EDS, ['a', 'b'], one.nonce, '', 'rejected'));
+    expect(e.responseFor(EDS, snap(EDS, res('a', '2'), res('b', '1')))!.resources).toHaveLength(2);
   });
 
   it('a NACKed content is not sent again; the next change is', () => {

@@ -13,7 +13,7 @@ export type ProxySnapshot = ReadonlyMap<string, ReadonlyMap<string, CachedResour
 
 export const resourceVersion = (any: EncodedAny) => createHash('sha256').update(any.value).digest('base64url').slice(0, 16);
 
-/** Types whose responses must carry every resource (a resource left out is deleted); the others are sent by name. */
+/** Types whose responses must carry every resource (a resource left out is deleted), whether subscribed by name or wildcard; the others may be sent in part. */
 export const WILDCARD_TYPES = new Set([
   'type.googleapis.com/envoy.config.listener.v3.Listener',
   'type.googleapis.com/envoy.config.cluster.v3.Cluster',
@@ -40,8 +40,10 @@ interface TypeState {
   names: Set<string> | undefined;
   sentVersion?: string;
   sentNonce?: string;
-  /** The exact resources of the last response, name → version. */
+  /** The exact resources the proxy should hold now, as "name@version" lines. */
   sentContent?: string;
+  /** Per resource name, the version last sent (RDS/EDS responses carry only what changed). */
+  sentVersions?: Map<string, string>;
   ackedVersion?: string;
   /** Content key of a response the proxy NACKed: not sent again until something changes. */
   nackedContent?: string;
@@ -99,10 +101,15 @@ export class StreamState {
     if (state.sentContent === content || state.nackedContent === content) return undefined;
     const version = createHash('sha256').update(content).digest('base64url').slice(0, 12);
     const nonce = (++this.nonceCounter).toString(36);
+    // Listeners and clusters must all be sent (one left out is deleted); for routes and endpoints
+    // a client keeps what a response leaves out, so only new or changed ones go — after a NACK, everything.
+    const previous = state.nackedContent === undefined ? state.sentVersions : undefined;
+    const toSend = WILDCARD_TYPES.has(typeUrl) || !previous ? chosen : chosen.filter((r) => previous.get(r.name) !== r.version);
     state.sentContent = content;
     state.sentVersion = version;
     state.sentNonce = nonce;
-    return { version_info: version, resources: chosen.map((r) => r.any), type_url: typeUrl, nonce };
+    state.sentVersions = new Map(chosen.map((r) => [r.name, r.version]));
+    return { version_info: version, resources: toSend.map((r) => r.any), type_url: typeUrl, nonce };
   }
 
   subscribedTypes(): string[] {
