@@ -71,3 +71,12 @@ export function generateProxyResources(models: TenantModels, proxy: ProxyDescrip
 function byTypeUrl(set: ResourceSet): GeneratedResources {
   return new Map((Object.keys(TYPE_URL) as ResourceType[]).map((type) => [TYPE_URL[type], new Map(set[type].map((r) => [r.name, r.resource]))]));
 }
+
+/**
+ * Proxies that get identical config share one snapshot: proxyless clients of
+ * one tenant in one zone and TLS mode (generation reads nothing else of
+ * them). Sidecars and ingresses have their own inbound side: no key.
+ */
+export function proxyShareKey(proxy: ProxyDescription): string | undefined {
+  return proxy.kind === 'proxyless' ? `${proxy.tenant}|${proxy.locality.region}/${proxy.locality.zone}|${proxy.mtls}` : undefined;
+}

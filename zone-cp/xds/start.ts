@@ -14,7 +14,7 @@ import { bearerToken, certificateServiceHandlers } from '../grpc/certificate-ser
 import { zoneCpServerCredentials } from '../grpc/credentials.js';
 import type { TenantView } from '../sync/tenant-view.js';
 import { ProxySnapshots } from './cache/proxy-snapshots.js';
-import { TenantModels, generateProxyResources } from './generation.js';
+import { TenantModels, generateProxyResources, proxyShareKey } from './generation.js';
 import { NODE_METADATA, describeProxy, nodeMetadataString, peerCertificateDer, peerSvidProblem, type ProxyDescription } from './identify.js';
 import { AdsServer, type ConnectedProxy, type IdentifyOutcome } from './server/ads-server.js';
 
@@ -79,7 +79,12 @@ export async function startXds(options: XdsOptions): Promise<RunningXds> {
   const models = new TenantModels({ zone: options.zone, tenants: () => options.tenants(), endpoints: () => options.endpoints() }, log);
   const snapshots = new ProxySnapshots<ProxyDescription>(
     (proxy) => generateProxyResources(models, proxy),
-    { debounceMs: options.debounceMs, log, registry: options.registry },
+    {
+      debounceMs: options.debounceMs,
+      log,
+      registry: options.registry,
+      shareKey: proxyShareKey,
+    },
   );
 
   const ads = new AdsServer<ProxyDescription>({

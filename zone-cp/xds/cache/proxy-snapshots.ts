@@ -22,13 +22,23 @@ interface Watcher<P> {
 export class ProxySnapshots<P extends { id: string }> {
   private readonly watchers = new Map<string, Watcher<P>>();
   private readonly byObject = new WeakMap<ResourceObject, CachedResource>();
+  /** Snapshots shared by every proxy with the same share key (e.g. proxyless clients of one tenant in one zone), kept across rebuilds. */
+  private shared = new Map<string, ProxySnapshot>();
+  /** Share keys already rebuilt in the current rebuild. */
+  private fresh = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private readonly rebuilds: Histogram;
   private readonly failures: Counter;
 
   constructor(
     private readonly generate: (proxy: P) => GeneratedResources,
-    private readonly options: { debounceMs: number; log: Logger; registry: Registry },
+    private readonly options: {
+      debounceMs: number;
+      log: Logger;
+      registry: Registry;
+      /** Proxies with the same key get the very same config: it is generated, encoded and compared once per key. */
+      shareKey?: (proxy: P) => string | undefined;
+    },
   ) {
     const registers = [options.registry];
     this.rebuilds = new Histogram({
@@ -60,7 +70,10 @@ export class ProxySnapshots<P extends { id: string }> {
   /** Rebuilds at once (tests and benchmarks measure this). */
   rebuildNow(): void {
     const end = this.rebuilds.startTimer();
+    this.fresh = new Set();
     for (const watcher of this.watchers.values()) this.refresh(watcher);
+    // Keys no connected proxy uses any more are dropped.
+    for (const key of [...this.shared.keys()]) if (!this.fresh.has(key)) this.shared.delete(key);
     end();
   }
 
@@ -72,15 +85,28 @@ export class ProxySnapshots<P extends { id: string }> {
   private refresh(watcher: Watcher<P>): void {
     let next: ProxySnapshot;
     try {
-      next = this.encode(this.generate(watcher.proxy));
+      next = this.snapshotFor(watcher.proxy);
     } catch (error) {
       this.failures.inc();
       this.options.log.error({ proxy: watcher.proxy.id, err: (error as Error).message }, 'could not generate config; the proxy keeps its last one');
       return;
     }
-    if (watcher.snapshot && sameSnapshot(watcher.snapshot, next)) return;
+    if (watcher.snapshot === next || (watcher.snapshot && sameSnapshot(watcher.snapshot, next))) return;
     watcher.snapshot = next;
     watcher.push(next);
+  }
+
+  /** A shared snapshot is rebuilt once per rebuild, and kept as the same object when nothing in it changed. */
+  private snapshotFor(proxy: P): ProxySnapshot {
+    const key = this.options.shareKey?.(proxy);
+    if (key === undefined) return this.encode(this.generate(proxy));
+    const held = this.shared.get(key);
+    if (held && this.fresh.has(key)) return held;
+    const next = this.encode(this.generate(proxy));
+    const kept = held && sameSnapshot(held, next) ? held : next;
+    this.shared.set(key, kept);
+    this.fresh.add(key);
+    return kept;
   }
 
   private encode(generated: GeneratedResources): ProxySnapshot {
