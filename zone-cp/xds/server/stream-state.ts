@@ -38,6 +38,8 @@ export interface DiscoveryResponse {
 interface TypeState {
   /** undefined = everything (wildcard). */
   names: Set<string> | undefined;
+  /** The names as one sorted string: streams asking for the same names share the work of choosing. */
+  namesKey: string;
   sentVersion?: string;
   sentNonce?: string;
   /** The exact resources the proxy should hold now, as "name@version" lines. */
@@ -70,13 +72,15 @@ export class StreamState {
   onRequest(request: DiscoveryRequest): RequestOutcome {
     const names = request.resource_names.length === 0 && WILDCARD_TYPES.has(request.type_url) ? undefined : new Set(request.resource_names);
     const state = this.types.get(request.type_url);
+    const namesKey = names === undefined ? '*' : [...names].sort().join('\n');
     if (!state) {
-      this.types.set(request.type_url, { names });
+      this.types.set(request.type_url, { names, namesKey });
       return { kind: 'subscribe' };
     }
     // A reply to something older than the last response: the proxy will answer that one too.
     if (request.response_nonce && request.response_nonce !== state.sentNonce) return { kind: 'stale' };
     state.names = names;
+    state.namesKey = namesKey;
     if (!request.response_nonce) return { kind: 'subscribe' };
     if (request.error_detail?.message || request.error_detail?.code) {
       state.nackedContent = state.sentContent;
@@ -93,13 +97,10 @@ export class StreamState {
   responseFor(typeUrl: string, snapshot: ProxySnapshot): DiscoveryResponse | undefined {
     const state = this.types.get(typeUrl);
     if (!state) return undefined;
-    const available = snapshot.get(typeUrl) ?? new Map<string, CachedResource>();
-    const chosen = state.names === undefined ? [...available.values()] : [...state.names].flatMap((n) => available.get(n) ?? []);
-    chosen.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const content = chosen.map((r) => `${r.name}@${r.version}`).join('\n');
+    const available = snapshot.get(typeUrl) ?? EMPTY;
+    const { chosen, content, version } = choose(available, state);
     // Names asked for that do not exist are part of the content too: asking again for them changes nothing.
     if (state.sentContent === content || state.nackedContent === content) return undefined;
-    const version = createHash('sha256').update(content).digest('base64url').slice(0, 12);
     const nonce = (++this.nonceCounter).toString(36);
     // Listeners and clusters must all be sent (one left out is deleted); for routes and endpoints
     // a client keeps what a response leaves out, so only new or changed ones go — after a NACK, everything.
@@ -125,4 +126,33 @@ export class StreamState {
       ]),
     );
   }
+}
+
+const EMPTY: ReadonlyMap<string, CachedResource> = new Map();
+
+interface Choice {
+  chosen: CachedResource[];
+  content: string;
+  version: string;
+}
+
+/**
+ * What a stream gets of one type: memoized on the (immutable, shared) type
+ * map and the names asked for, so a thousand proxies sharing a snapshot and
+ * a subscription cost one computation, not a thousand.
+ */
+const choices = new WeakMap<ReadonlyMap<string, CachedResource>, Map<string, Choice>>();
+
+function choose(available: ReadonlyMap<string, CachedResource>, state: TypeState): Choice {
+  let byNames = choices.get(available);
+  if (!byNames) choices.set(available, (byNames = new Map<string, Choice>()));
+  let choice = byNames.get(state.namesKey);
+  if (!choice) {
+    const chosen = state.names === undefined ? [...available.values()] : [...state.names].flatMap((n) => available.get(n) ?? []);
+    chosen.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const content = chosen.map((r) => `${r.name}@${r.version}`).join('\n');
+    choice = { chosen, content, version: createHash('sha256').update(content).digest('base64url').slice(0, 12) };
+    byNames.set(state.namesKey, choice);
+  }
+  return choice;
 }
