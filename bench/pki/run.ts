@@ -42,7 +42,7 @@ import { Certificate } from '@peculiar/asn1-x509';
 import { Command, InvalidArgumentError } from 'commander';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../core/log.js';
-import { CERTIFICATE_PROTO, loadGrpcPackage } from '../../core/proto/load.js';
+import { CERTIFICATE_PROTO, loadGrpcPackage, type SignCertificateResponse } from '../../core/proto/load.js';
 import { createCsr, readCsr, signSvid, type SigningIdentity } from '../../core/pki/authority.js';
 import { SIGNING_ALGORITHM, generateKeyPair, x509 } from '../../core/pki/crypto.js';
 import { freePort } from '../../deploy/local/free-port.js';
@@ -187,13 +187,7 @@ const nsToMs = (ns: bigint) => Number(ns) / 1e6;
 
 // ---------------------------------------------------------------- gRPC client
 
-interface SignReply {
-  cert_chain: string[];
-  trust_bundle: string[];
-  spiffe_id: string;
-  expires_at: string;
-  renew_after: string;
-}
+type SignReply = SignCertificateResponse;
 type CertificateClient = grpc.Client & {
   SignCertificate(
     request: { csr: string; validity_seconds: number },

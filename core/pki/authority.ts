@@ -23,24 +23,7 @@ function nameConstraintsExtension(trustDomain: string): x509.Extension {
 
 /** A tenant's self-signed root CA for its SPIFFE trust domain. */
 export async function createRootCa(options: { tenant: string; trustDomain: string; validityDays?: number; keys?: CryptoKeyPair }): Promise<SigningIdentity> {
-  const keys = options.keys ?? (await generateKeyPair());
-  const name = `CN=meshfed ${options.tenant} root CA, O=${options.trustDomain}`;
-  const now = Date.now();
-  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerial(),
-    name,
-    notBefore: new Date(now - BACKDATE_MS),
-    notAfter: new Date(now + (options.validityDays ?? 3650) * DAY_MS),
-    keys,
-    signingAlgorithm: SIGNING_ALGORITHM,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      nameConstraintsExtension(options.trustDomain),
-    ],
-  });
-  return { certificate, privateKey: keys.privateKey };
+  return createRootCaNamed({ ...options, name: `CN=meshfed ${options.tenant} root CA, O=${options.trustDomain}` });
 }
 
 /** A certificate request for `keys`, naming a SPIFFE ID as its URI SAN when given. */

@@ -19,3 +19,17 @@ export const ADS_PROTO = 'envoy/service/discovery/v3/ads.proto';
 
 /** Path of a proto meshfed ships, for tools that need the file. */
 export const ownProtoPath = (file: string) => join(OWN_PROTO_DIR, file);
+
+/** meshfed.ca.v1.CertificateService messages as loaded above (proto field names, 64-bit numbers as strings on the way in). */
+export interface SignCertificateRequest {
+  csr: string;
+  validity_seconds: number | string;
+}
+
+export interface SignCertificateResponse {
+  cert_chain: string[];
+  trust_bundle: string[];
+  spiffe_id: string;
+  expires_at: string;
+  renew_after: string;
+}

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { CERTIFICATE_PROTO, loadGrpcPackage } from '../../core/proto/load.js';
+import { CERTIFICATE_PROTO, loadGrpcPackage, type SignCertificateRequest, type SignCertificateResponse } from '../../core/proto/load.js';
 
 /** What the zone CP's certificate service answers, with times parsed. */
 export interface SignedCertificate {
@@ -10,19 +10,6 @@ export interface SignedCertificate {
   spiffeId: string;
   expiresAt: Date;
   renewAfter: Date;
-}
-
-interface SignCertificateRequest {
-  csr: string;
-  validity_seconds: number;
-}
-
-interface SignCertificateResponse {
-  cert_chain: string[];
-  trust_bundle: string[];
-  spiffe_id: string;
-  expires_at: string;
-  renew_after: string;
 }
 
 type CertificateServiceStub = grpc.Client & {

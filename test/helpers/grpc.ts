@@ -1,14 +1,8 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { CERTIFICATE_PROTO, loadGrpcPackage } from '../../core/proto/load.js';
+import { CERTIFICATE_PROTO, loadGrpcPackage, type SignCertificateResponse } from '../../core/proto/load.js';
 
-export interface SignReply {
-  cert_chain: string[];
-  trust_bundle: string[];
-  spiffe_id: string;
-  expires_at: string;
-  renew_after: string;
-}
+export type SignReply = SignCertificateResponse;
 
 type CertificateClient = grpc.Client & {
   SignCertificate(request: { csr: string; validity_seconds?: number }, metadata: grpc.Metadata, callback: (error: grpc.ServiceError | null, reply?: SignReply) => void): void;

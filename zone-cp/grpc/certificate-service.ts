@@ -1,20 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../core/log.js';
+import type { SignCertificateRequest, SignCertificateResponse } from '../../core/proto/load.js';
 import { SvidRefused, type SvidIssuer } from '../certs/svid-issuer.js';
 import type { TokenCheck } from '../dataplanes/tokens.js';
-
-interface SignCertificateRequest {
-  csr: string;
-  validity_seconds: string;
-}
-
-interface SignCertificateResponse {
-  cert_chain: string[];
-  trust_bundle: string[];
-  spiffe_id: string;
-  expires_at: string;
-  renew_after: string;
-}
 
 /** The bearer token of a call, from its `authorization` metadata. */
 export function bearerToken(metadata: grpc.Metadata): string | undefined {

@@ -1,4 +1,4 @@
-import type { InboundPort, Locality } from '../../../core/schemas/dataplane.js';
+import type { ProxyDescription as IdentifiedProxy } from '../identify.js';
 import type { ZoneInventory } from '../../../core/schemas/federation.js';
 import type { PolicyDocument } from '../../../core/schemas/policies/index.js';
 import type { LocalEndpoint } from '../../discovery/model.js';
@@ -10,26 +10,10 @@ export interface ZoneContext {
   region: string;
 }
 
-export type ProxyKind = 'sidecar' | 'ingress' | 'proxyless';
+export type { ProxyKind } from '../identify.js';
 
-/**
- * What generation needs to know of one connected proxy. A structural subset of
- * `zone-cp/xds/identify.ts`'s ProxyDescription, so that one can be passed as is.
- */
-export interface ProxyDescription {
-  id: string;
-  kind: ProxyKind;
-  tenant: string;
-  namespace: string;
-  serviceAccount: string;
-  /** The service this sidecar fronts; its TrafficPermission guards the inbound listeners. */
-  service?: string;
-  inbound: InboundPort[];
-  /** IP literal of the workload; inbound listeners bind it when known. */
-  address?: string;
-  locality: Locality;
-  mtls: boolean;
-}
+/** What generation reads of a connected proxy: the part of its description that shapes its config. */
+export type ProxyDescription = Pick<IdentifiedProxy, 'id' | 'kind' | 'tenant' | 'namespace' | 'serviceAccount' | 'service' | 'inbound' | 'address' | 'locality' | 'mtls'>;
 
 /** Everything of one tenant that generation reads; nothing of any other tenant. */
 export interface TenantSnapshot {
