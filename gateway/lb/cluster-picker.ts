@@ -63,7 +63,7 @@ export class ClusterPicker {
   private levels: LevelState[] = [];
   private factor = DEFAULT_OVERPROVISIONING_FACTOR;
   private readonly endpoints = new SmoothWeightedRoundRobin();
-  private readonly outlier: OutlierDetector | undefined;
+  private outlier: OutlierDetector | undefined;
   private readonly random: () => number;
   private readonly panicThreshold: number;
 
@@ -72,6 +72,11 @@ export class ClusterPicker {
     this.random = options.random ?? Math.random;
     this.panicThreshold = options.panicThreshold ?? DEFAULT_PANIC_THRESHOLD;
     this.update(assignment);
+  }
+
+  /** A new outlier detector (new thresholds); it learns the hosts at the next `update`. */
+  useOutlierDetector(outlier: OutlierDetector | undefined): void {
+    this.outlier = outlier;
   }
 
   /** A new ClusterLoadAssignment; round-robin positions and outlier state of endpoints that stay are kept. */

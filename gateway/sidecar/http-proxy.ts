@@ -1,0 +1,314 @@
+/**
+ * One HTTP request through the sidecar, as Envoy's router handles it:
+ * access check (inbound), route, weighted cluster, circuit breaker, then
+ * attempts — endpoint by locality/priority avoiding those already tried,
+ * per-try timeout, retry on the route's conditions with jittered back-off
+ * within the retry budget and the request deadline — and the response
+ * streamed back with its trailers. Every request ends in one access-log
+ * entry and its metrics, whatever happened.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { sleep } from '../../core/sleep.js';
+import type { AccessPolicy, RequestFacts, RouteAction, RouteTable } from '../config/model.js';
+import { endpointKey, pickWeightedCluster, type Ejection, type Host } from '../lb/index.js';
+import type { AccessLogEntry, ResponseFlag } from '../observability/access-log.js';
+import { childTraceparent } from '../observability/traceparent.js';
+import { attemptTimeoutMs, backoffMs, requestDeadline, retryStartsInTime, shouldRetry, type AttemptOutcome, type BreakerResource } from '../resilience/index.js';
+import { tlsFor, zoneOf, type ClusterRuntime, type ClusterSet } from './cluster-set.js';
+import { ReplayableBody } from './replayable-body.js';
+import { endToEndHeaders, sendHttp1, sendHttp2, type AttemptResult, type UpstreamRequest, type UpstreamResponse } from './upstream-attempt.js';
+
+export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+
+export interface RequestObserver {
+  completed(entry: AccessLogEntry): void;
+  retried(cluster: string): void;
+  breakerRejected(cluster: string, resource: BreakerResource): void;
+  ejected(cluster: string, ejection: Ejection): void;
+}
+
+export interface HttpProxyContext {
+  readonly direction: 'inbound' | 'outbound';
+  readonly listener: string;
+  /** The route table in force now (RDS may replace it between requests). */
+  routes(): RouteTable | undefined;
+  readonly clusters: ClusterSet;
+  /** Inbound: TrafficPermission on the peer. */
+  readonly access?: AccessPolicy;
+  /** Inbound: the peer's verified SPIFFE ID. */
+  readonly principal?: string;
+  /** This sidecar's SPIFFE ID (for x-forwarded-client-cert). */
+  localSpiffeId(): string | undefined;
+  readonly observer: RequestObserver;
+  /** Request body bytes kept for retries; a longer body is sent once. */
+  readonly replayLimitBytes: number;
+  readonly random?: () => number;
+}
+
+/** Headers the sidecar sets itself: a caller's values are never trusted. */
+const CALLER_CANNOT_SET = ['x-forwarded-client-cert'];
+
+interface Exchange {
+  readonly startedAt: number;
+  readonly startTime: string;
+  flags: ResponseFlag[];
+  details: string | null;
+  cluster: string | null;
+  host: Host | undefined;
+  attempts: number;
+  bytesSent: number;
+  traceId: string | null;
+  finished: boolean;
+}
+
+export async function proxyHttpRequest(context: HttpProxyContext, request: DownstreamRequest, response: DownstreamResponse): Promise<void> {
+  const exchange: Exchange = {
+    startedAt: performance.now(),
+    startTime: new Date().toISOString(),
+    flags: [],
+    details: null,
+    cluster: null,
+    host: undefined,
+    attempts: 0,
+    bytesSent: 0,
+    traceId: null,
+    finished: false,
+  };
+  const headers = request.headers as IncomingHttpHeaders;
+  const authority = String(headers[':authority'] ?? headers.host ?? '');
+  const path = request.url ?? '/';
+  const method = request.method ?? 'GET';
+  let body: ReplayableBody | undefined;
+  response.once('close', () => {
+    if (!response.writableFinished) exchange.flags.push('DC');
+    complete(context, request, response, exchange, authority, body?.bytesReceived() ?? 0);
+  });
+
+  if (context.access && !context.access.allows(context.principal)) {
+    exchange.details = 'rbac_access_denied_matched_policy[none]';
+    return localReply(response, 403, 'RBAC: access denied');
+  }
+  const facts: RequestFacts = { authority, path, method, header: (name) => headerValue(headers, name) };
+  const route = context.routes()?.select(facts);
+  if (!route) {
+    exchange.flags.push('NR');
+    return localReply(response, 404, `no route for ${authority}${path}`);
+  }
+  const clusterName = pickWeightedCluster(route.clusters, (context.random ?? Math.random)());
+  const cluster = clusterName ? context.clusters.get(clusterName) : undefined;
+  exchange.cluster = clusterName ?? null;
+  if (!cluster) {
+    exchange.flags.push('NC');
+    return localReply(response, 503, `no cluster ${clusterName ?? ''}`);
+  }
+  const admission = cluster.breaker.tryAcquire('requests');
+  if (!admission.admitted) {
+    exchange.flags.push('UO');
+    context.observer.breakerRejected(cluster.name, 'requests');
+    return localReply(response, 503, 'upstream overflow: circuit breaker open', { 'x-envoy-overloaded': 'true' });
+  }
+  try {
+    const trace = childTraceparent(headerValue(headers, 'traceparent'));
+    exchange.traceId = trace.traceId;
+    const upstreamHeaders = forwardedHeaders(context, headers, trace.traceparent);
+    body = new ReplayableBody(request.readableEnded ? undefined : request, context.replayLimitBytes);
+    const upstreamRequest: UpstreamRequest = { method, path, authority, headers: upstreamHeaders, body };
+    const result = await attempts(context, cluster, route, upstreamRequest, exchange, request);
+    if (response.destroyed || response.writableEnded) {
+      if (result.kind === 'response') result.abort();
+      return;
+    }
+    if (result.kind === 'response') await forwardResponse(response, result, exchange, routeDeadline(route, exchange.startedAt));
+    else failureReply(response, result.kind, exchange);
+  } finally {
+    admission.release();
+  }
+}
+
+/** Attempts until one is final: a response not to retry, or no retry left. */
+async function attempts(context: HttpProxyContext, cluster: ClusterRuntime, route: RouteAction, request: UpstreamRequest, exchange: Exchange, downstream: DownstreamRequest): Promise<AttemptResult> {
+  const deadline = requestDeadline(exchange.startedAt, route.timeouts);
+  const retry = route.retry;
+  const tried = new Set<string>();
+  let aborted = false;
+  downstream.once('aborted', () => (aborted = true));
+  let result: AttemptResult = { kind: 'connect-failure', error: 'no attempt made' };
+  for (let attempt = 0; ; attempt++) {
+    const host = cluster.picker.pick(tried);
+    if (!host) {
+      exchange.flags.push('UH');
+      return { kind: 'connect-failure', error: 'no healthy upstream' };
+    }
+    tried.add(host.key);
+    exchange.host = host;
+    exchange.attempts += 1;
+    const timeoutMs = attemptTimeoutMs(deadline, performance.now(), route.timeouts);
+    result = await sendAttempt(cluster, host, request, timeoutMs);
+    recordOutlier(context, cluster, host, result);
+    if (aborted) return result;
+    const outcome = attemptOutcome(result);
+    if (!retry || !shouldRetry(retry.conditions, outcome)) return result;
+    if (attempt >= retry.numRetries) {
+      exchange.flags.push('URX');
+      return result;
+    }
+    if (!request.body.replayable()) return result;
+    const pause = backoffMs(attempt, retry.backoffBaseMs, retry.backoffMaxMs, (context.random ?? Math.random)());
+    if (!retryStartsInTime(deadline, performance.now(), pause)) return result;
+    const retrySlot = cluster.breaker.tryAcquire('retries');
+    if (!retrySlot.admitted) {
+      context.observer.breakerRejected(cluster.name, 'retries');
+      return result;
+    }
+    try {
+      if (result.kind === 'response') result.abort();
+      context.observer.retried(cluster.name);
+      await sleep(pause);
+    } finally {
+      retrySlot.release();
+    }
+  }
+}
+
+function sendAttempt(cluster: ClusterRuntime, host: Host, request: UpstreamRequest, timeoutMs: number): Promise<AttemptResult> {
+  const tls = tlsFor(cluster.settings, host);
+  const endpoint = host.endpoint;
+  try {
+    if (cluster.settings.http2) return sendHttp2(request, { session: cluster.pool.http2Session(endpoint, tls), timeoutMs, scheme: tls ? 'https' : 'http' });
+    return sendHttp1(request, { agent: cluster.pool.http1Agent(endpoint, tls), host: endpoint.address, port: endpoint.port, timeoutMs });
+  } catch (error) {
+    return Promise.resolve({ kind: 'connect-failure', error: (error as Error).message });
+  }
+}
+
+function attemptOutcome(result: AttemptResult): AttemptOutcome {
+  if (result.kind === 'response') return { kind: 'response', status: result.status, ...(result.grpcStatus !== undefined ? { grpcStatus: result.grpcStatus } : {}) };
+  return { kind: result.kind };
+}
+
+function recordOutlier(context: HttpProxyContext, cluster: ClusterRuntime, host: Host, result: AttemptResult): void {
+  if (!cluster.outlier) return;
+  const ejection = cluster.outlier.record(
+    host.key,
+    result.kind === 'response' ? { kind: 'response', status: result.status } : result.kind === 'per-try-timeout' ? { kind: 'timeout' } : { kind: result.kind },
+  );
+  if (ejection) context.observer.ejected(cluster.name, ejection);
+}
+
+function forwardedHeaders(context: HttpProxyContext, headers: IncomingHttpHeaders, traceparent: string): OutgoingHttpHeaders {
+  const out = endToEndHeaders(headers);
+  for (const name of CALLER_CANNOT_SET) delete out[name];
+  out.traceparent = traceparent;
+  out['x-request-id'] ??= randomUUID();
+  if (context.direction === 'inbound' && context.principal) {
+    const by = context.localSpiffeId();
+    out['x-forwarded-client-cert'] = `${by ? `By=${by};` : ''}URI=${context.principal}`;
+  }
+  return out;
+}
+
+function routeDeadline(route: RouteAction, startedAt: number): number {
+  return requestDeadline(startedAt, route.timeouts);
+}
+
+/** Streams the upstream response downstream, trailers included; the route deadline still bounds the body. */
+async function forwardResponse(response: DownstreamResponse, upstream: UpstreamResponse, exchange: Exchange, deadline: number): Promise<void> {
+  const headers = endToEndHeaders(upstream.headers);
+  (response as ServerResponse).writeHead(upstream.status, headers as Record<string, string | string[]>);
+  const remaining = deadline - performance.now();
+  const timer = Number.isFinite(remaining)
+    ? setTimeout(() => {
+        exchange.flags.push('UT');
+        upstream.abort();
+        response.destroy();
+      }, Math.max(0, remaining))
+    : undefined;
+  response.once('close', () => {
+    clearTimeout(timer);
+    if (!upstream.body.readableEnded) upstream.abort();
+  });
+  await new Promise<void>((resolve) => {
+    upstream.body.on('data', (chunk: Buffer) => {
+      exchange.bytesSent += chunk.length;
+      if (!(response as ServerResponse).write(chunk)) {
+        upstream.body.pause();
+        response.once('drain', () => upstream.body.resume());
+      }
+    });
+    upstream.body.once('end', () => {
+      void upstream.trailers.then((trailers) => {
+        clearTimeout(timer);
+        const forwarded = endToEndHeaders(trailers);
+        if (Object.keys(forwarded).length > 0) (response as ServerResponse).addTrailers(forwarded);
+        response.end();
+        resolve();
+      });
+    });
+    upstream.body.once('error', () => {
+      clearTimeout(timer);
+      exchange.flags.push('UR');
+      response.destroy();
+      resolve();
+    });
+    upstream.body.once('close', () => {
+      if (!upstream.body.readableEnded && !response.writableEnded) {
+        exchange.flags.push('UC');
+        response.destroy();
+      }
+      resolve();
+    });
+  });
+}
+
+function failureReply(response: DownstreamResponse, kind: 'connect-failure' | 'reset' | 'per-try-timeout', exchange: Exchange): void {
+  if (kind === 'per-try-timeout') {
+    exchange.flags.push('UT');
+    return localReply(response, 504, 'upstream request timeout');
+  }
+  if (!exchange.flags.includes('UH')) exchange.flags.push(kind === 'connect-failure' ? 'UF' : 'UR');
+  localReply(response, 503, exchange.flags.includes('UH') ? 'no healthy upstream' : 'upstream connect error or disconnect/reset before headers');
+}
+
+function localReply(response: DownstreamResponse, status: number, message: string, extra: Record<string, string> = {}): void {
+  if (response.headersSent || response.destroyed) {
+    response.destroy();
+    return;
+  }
+  const text = `${message}\n`;
+  (response as ServerResponse).writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), ...extra });
+  response.end(text);
+}
+
+function complete(context: HttpProxyContext, request: DownstreamRequest, response: DownstreamResponse, exchange: Exchange, authority: string, bytesReceived: number): void {
+  if (exchange.finished) return;
+  exchange.finished = true;
+  context.observer.completed({
+    start_time: exchange.startTime,
+    duration_ms: Math.round((performance.now() - exchange.startedAt) * 1000) / 1000,
+    method: request.method ?? '',
+    path: request.url ?? '',
+    protocol: request.httpVersion === '2.0' ? 'HTTP/2' : request.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1',
+    authority: authority || null,
+    status: response.headersSent ? response.statusCode : 0,
+    response_flags: exchange.flags,
+    response_code_details: exchange.details,
+    bytes_received: bytesReceived,
+    bytes_sent: exchange.bytesSent,
+    upstream_cluster: exchange.cluster,
+    upstream_host: exchange.host ? endpointKey(exchange.host.endpoint) : null,
+    upstream_zone: exchange.host ? zoneOf(exchange.host) || null : null,
+    attempts: exchange.attempts,
+    trace_id: exchange.traceId,
+    source_principal: context.principal ?? null,
+    direction: context.direction,
+    listener: context.listener,
+  });
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
