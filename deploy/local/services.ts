@@ -66,7 +66,13 @@ async function startService(recipe: Recipe, dataDir: string, fixedPort?: number)
 }
 
 async function launch(recipe: Recipe, dataDir: string, port: number): Promise<LocalService> {
-  const child = spawn(recipe.binary, await recipe.args(port, dataDir), { cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: Ctrl-C in the terminal reaches only meshfed, which then stops the
+  // servers after the control planes that use them (otherwise clients log connection errors).
+  const child = spawn(recipe.binary, await recipe.args(port, dataDir), { cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // …and if meshfed exits without stopping them, they go too.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const exited = new Promise<never>((_, reject) => {
