@@ -62,6 +62,8 @@ export class ListenerServer {
       this.server = net.createServer((socket) => this.accept(socket, undefined));
     }
     this.server.on('connection', (socket: net.Socket) => {
+      // Requests and responses are small writes: Nagle would hold them back for the peer's delayed ACK.
+      socket.setNoDelay(true);
       this.sockets.add(socket);
       options.onConnectionCount?.(1);
       socket.once('close', () => {

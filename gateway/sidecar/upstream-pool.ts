@@ -96,12 +96,12 @@ export class UpstreamPool {
    */
   connect(endpoint: UpstreamEndpointAddress, upstreamTls: UpstreamTls | undefined, alpn?: string[]): net.Socket {
     const { identity, connectTimeoutMs, onConnectionCount } = this.options;
-    let socket: net.Socket;
-    if (upstreamTls) {
-      if (!identity?.ready()) throw new Error('no SVID to connect with');
-      socket = tls.connect({ ...identity.clientOptions(upstreamTls, endpoint.address, endpoint.port), ...(alpn ? { ALPNProtocols: alpn } : {}) });
-    } else socket = net.connect({ host: endpoint.address, port: endpoint.port });
-    socket.setNoDelay(true);
+    if (upstreamTls && !identity?.ready()) throw new Error('no SVID to connect with');
+    // Small request/response writes: Nagle would hold them for the peer's delayed ACK. Set on the
+    // TCP socket itself; a TLS socket does not pass it down before it is connected.
+    const tcp = net.connect({ host: endpoint.address, port: endpoint.port, noDelay: true });
+    const socket: net.Socket = upstreamTls && identity ? tls.connect({ ...identity.clientOptions(upstreamTls, endpoint.address, endpoint.port), socket: tcp, ...(alpn ? { ALPNProtocols: alpn } : {}) }) : tcp;
+    if (socket !== tcp) socket.once('close', () => tcp.destroy());
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect timeout after ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })), connectTimeoutMs);
     socket.once(upstreamTls ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);

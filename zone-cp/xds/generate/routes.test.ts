@@ -17,6 +17,8 @@ function routes(policies: PolicyDocument[]) {
   return serviceRoutes(model.byKey.get('shop/api')!, 80) as { name: string; match: Record<string, unknown>; route: Record<string, unknown> }[];
 }
 
+/** Istio's default, which meshfed applies without a Retry policy. */
+const DEFAULT_RETRY_POLICY = { retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', num_retries: { value: 2 }, retriable_status_codes: [503] };
 const trafficRoute = (rules: unknown[]) => policy('TrafficRoute', 'r', { targetRef: ref, rules });
 
 describe('serviceRouteConfigurations', () => {
@@ -26,7 +28,7 @@ describe('serviceRouteConfigurations', () => {
     expect(configs.map((c) => c.name)).toEqual(['api.shop.mesh:80', 'api.shop.mesh:81']);
     expect(configs[0]!.resource).toEqual({
       name: 'api.shop.mesh:80',
-      virtual_hosts: [{ name: 'api.shop.mesh:80', domains: ['api.shop.mesh:80', 'api.shop.mesh', '*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: 'api.shop.mesh:80' } }] }],
+      virtual_hosts: [{ name: 'api.shop.mesh:80', domains: ['api.shop.mesh:80', 'api.shop.mesh', '*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: 'api.shop.mesh:80', retry_policy: DEFAULT_RETRY_POLICY } }] }],
     });
   });
 });
@@ -49,7 +51,11 @@ describe('serviceRoutes', () => {
 
   it('merges split entries naming one destination, drops zero weights, and needs no default after a rule without matches', () => {
     const result = routes([trafficRoute([{ split: [{ weight: 40 }, { weight: 0, tags: { version: 'v2' } }, { weight: 60, tags: {} }] }, { split: [{ weight: 100, tags: { version: 'v3' } }] }])]);
-    expect(result).toEqual([{ name: 'rule-0', match: { prefix: '/' }, route: { cluster: 'api.shop.mesh:80' } }]);
+    expect(result).toEqual([{ name: 'rule-0', match: { prefix: '/' }, route: { cluster: 'api.shop.mesh:80', retry_policy: DEFAULT_RETRY_POLICY } }]);
+  });
+
+  it('retries what was certainly not processed, and 503, when no Retry policy targets the service', () => {
+    expect(routes([])[0]!.route.retry_policy).toEqual(DEFAULT_RETRY_POLICY);
   });
 
   it('maps every header matcher, including the empty and inverted ones Envoy would refuse as written', () => {

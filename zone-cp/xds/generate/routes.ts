@@ -68,16 +68,29 @@ function splitAction(service: ServiceModel, port: number, split: Rule['split']):
   return { weighted_clusters: { clusters: clusters.map((c) => ({ name: c.name, weight: wrapped(c.weight) })) } };
 }
 
+/**
+ * The retry policy of a service no Retry policy targets: Istio's default
+ * (two retries of what the upstream certainly did not process — no
+ * connection, refused stream, gRPC UNAVAILABLE/CANCELLED — and of 503,
+ * which a sidecar answers when its application is down), so an instance
+ * dying is invisible to callers without any policy written.
+ */
+export const DEFAULT_RETRY: Omit<RetrySpec, 'targetRef'> = {
+  attempts: 2,
+  retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'],
+  retriableStatusCodes: [503],
+};
+
 function commonRouteAction(retry: RetrySpec | undefined, timeout: TimeoutSpec | undefined): ResourceObject {
   return {
-    ...(retry ? { retry_policy: retryPolicy(retry) } : {}),
+    retry_policy: retryPolicy(retry ?? DEFAULT_RETRY),
     // Envoy reads `timeout`; proxyless gRPC reads only max_stream_duration.
     ...(timeout?.request ? { timeout: duration(timeout.request), max_stream_duration: { max_stream_duration: duration(timeout.request) } } : {}),
     ...(timeout?.idle ? { idle_timeout: duration(timeout.idle) } : {}),
   };
 }
 
-function retryPolicy(retry: RetrySpec): ResourceObject {
+function retryPolicy(retry: Omit<RetrySpec, 'targetRef'>): ResourceObject {
   return {
     retry_on: retry.retryOn.join(','),
     num_retries: wrapped(retry.attempts),
