@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { meshfedVersion } from '../core/version.js';
+import { gatewayCommand } from './gateway-command.js';
 import { globalCpCommand } from './global-cp-command.js';
 import { upCommand } from './up-command.js';
 import { zoneCpCommand } from './zone-cp-command.js';
@@ -12,6 +13,7 @@ const program = new Command('meshfed')
   .addCommand(upCommand())
   .addCommand(globalCpCommand())
   .addCommand(zoneCpCommand())
+  .addCommand(gatewayCommand())
   .addCommand(natsAuthCommand())
   .showHelpAfterError('(run with --help for usage)');
 

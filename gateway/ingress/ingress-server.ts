@@ -11,6 +11,8 @@ const KEEP_ALIVE = { keepAlive: true, keepAliveInitialDelay: 60_000 } as const;
 export interface UpstreamEndpoint {
   host: string;
   port: number;
+  /** The cluster's connect timeout; default the server's `connectTimeoutMs`. */
+  connectTimeoutMs?: number;
 }
 
 /** Chooses a local endpoint of a cluster (balancing and outlier state live behind it); undefined when none is healthy. */
@@ -32,7 +34,7 @@ export interface IngressServerOptions {
   handshakeTimeoutMs?: number;
   /** Largest ClientHello read, record headers included. Default 16 KiB. */
   maxClientHelloBytes?: number;
-  /** Time an upstream endpoint has to accept the TCP connection. Default 5 s. */
+  /** Time an upstream endpoint has to accept the TCP connection, unless the picked endpoint says otherwise. Default 5 s. */
   connectTimeoutMs?: number;
   /** Endpoints tried (each from a fresh pick) before giving up; safe because nothing was sent yet. Default 2. */
   connectAttempts?: number;
@@ -57,6 +59,7 @@ export class IngressServer {
   private placedTenants: ReadonlySet<string>;
   private pickEndpoint: EndpointPicker;
   private stopping = false;
+  private accepted = 0;
   private markClosed!: () => void;
   private readonly handshakeTimeoutMs: number;
   private readonly maxClientHelloBytes: number;
@@ -107,13 +110,29 @@ export class IngressServer {
     return this.perTenant.get(tenant) ?? 0;
   }
 
-  /** Stops accepting and closes every open connection. */
-  async stop(): Promise<void> {
+  /** Connections open now: accepted and not yet closed (reading a ClientHello, connecting or forwarding). */
+  openConnections(): number {
+    return this.accepted;
+  }
+
+  /**
+   * Stops accepting, gives open connections `drainMs` (default 0) to finish
+   * on their own, then closes whatever is still open; resolves once every
+   * socket, downstream and upstream, has closed.
+   */
+  async stop(options: { drainMs?: number } = {}): Promise<void> {
     this.stopping = true;
     if (this.server.listening) this.server.close();
     else this.markClosed();
+    const drainMs = options.drainMs ?? 0;
+    if (drainMs > 0 && this.sockets.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)))]);
+      clearTimeout(timer);
+    }
+    const closing = [...this.sockets].map((socket) => new Promise((resolve) => socket.once('close', resolve)));
     for (const socket of this.sockets) socket.destroy();
-    await this.closed;
+    await Promise.all([this.closed, ...closing]);
   }
 
   private track(socket: net.Socket): void {
@@ -128,6 +147,8 @@ export class IngressServer {
       return;
     }
     this.track(downstream);
+    this.accepted++;
+    downstream.once('close', () => this.accepted--);
     const remote = `${downstream.remoteAddress}:${downstream.remotePort}`;
     const log = this.options.log.child({ remote });
     downstream.on('error', (error) => log.debug({ err: error }, 'downstream error'));
@@ -215,7 +236,8 @@ export class IngressServer {
       upstream = socket;
       this.track(socket);
       let connected = false;
-      socket.setTimeout(this.connectTimeoutMs, () => socket.destroy(new Error(`no connection within ${this.connectTimeoutMs} ms`)));
+      const connectTimeoutMs = endpoint.connectTimeoutMs ?? this.connectTimeoutMs;
+      socket.setTimeout(connectTimeoutMs, () => socket.destroy(new Error(`no connection within ${connectTimeoutMs} ms`)));
       socket.once('connect', () => {
         connected = true;
         socket.setTimeout(0);

@@ -1,0 +1,138 @@
+/**
+ * meshfed's sidecar against a real zone CP, with real sockets on loopback:
+ * web-1 (client) → its sidecar's outbound listener → mTLS → echo sidecars'
+ * inbound listeners → echo applications.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningGateway } from '../../gateway/main.js';
+import { api, eventually } from '../helpers/federation.js';
+import { EchoApp, load, request, startSidecar, type EchoReply } from './mesh-fixture.js';
+import { ZoneFixture, metricValue } from './zone-fixture.js';
+
+const TENANT = 'acme';
+const WEB_OUT = '127.0.0.30';
+const ECHO_HOST = 'echo.demo.mesh:8080';
+
+describe('sidecar data plane in one zone', () => {
+  let zone: ZoneFixture;
+  let apps: EchoApp[];
+  let webApp: EchoApp;
+  let echoSidecars: RunningGateway[];
+  let web: RunningGateway;
+
+  const viaWeb = (path = '/', headers: Record<string, string> = {}) => request(WEB_OUT, 8080, ECHO_HOST, path, { headers });
+
+  beforeAll(async () => {
+    zone = await ZoneFixture.start([{ name: TENANT }], { svidTtlMs: 8_000 });
+    apps = [await EchoApp.start('echo-1'), await EchoApp.start('echo-2')];
+    webApp = await EchoApp.start('web-1');
+    echoSidecars = await Promise.all(
+      apps.map((app, i) => startSidecar(zone, { tenant: TENANT, service: 'echo', instance: app.instance, address: `127.0.0.${21 + i}`, port: 8080, appPort: app.port, outboundAddress: `127.0.0.${41 + i}` })),
+    );
+    web = await startSidecar(zone, { tenant: TENANT, service: 'web', instance: 'web-1', address: '127.0.0.31', port: 9000, appPort: webApp.port, outboundAddress: WEB_OUT });
+    await eventually(async () => {
+      const result = await viaWeb();
+      expect(result.status, result.body).toBe(200);
+    }, 20_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([web, ...(echoSidecars ?? [])].map((g) => g?.stop().catch(() => undefined)));
+    await Promise.all([...(apps ?? []), webApp].map((a) => a?.kill()));
+    await zone?.stop();
+  });
+
+  it('carries requests over mTLS between sidecars, balanced over both instances, with the caller identity and a traceparent', async () => {
+    const replies = await Promise.all(Array.from({ length: 20 }, () => viaWeb('/hello?x=1')));
+    const bodies = replies.map((r) => JSON.parse(r.body) as EchoReply);
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    expect(new Set(bodies.map((b) => b.instance))).toEqual(new Set(['echo-1', 'echo-2']));
+    expect(bodies[0]!.path).toBe('/hello?x=1');
+    // The inbound sidecar says who called, from the verified client certificate.
+    expect(bodies[0]!.headers['x-forwarded-client-cert']).toBe('By=spiffe://acme.mesh/ns/demo/sa/echo;URI=spiffe://acme.mesh/ns/demo/sa/web');
+    expect(String(bodies[0]!.headers.traceparent)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+
+  it('keeps the trace id of an incoming traceparent and refuses a forged client-cert header', async () => {
+    const incoming = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const reply = JSON.parse((await viaWeb('/', { traceparent: incoming, 'x-forwarded-client-cert': 'URI=spiffe://acme.mesh/ns/demo/sa/admin' })).body) as EchoReply;
+    expect(String(reply.headers.traceparent)).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-(?!b7ad6b7169203331)[0-9a-f]{16}-01$/);
+    expect(reply.headers['x-forwarded-client-cert']).toBe('By=spiffe://acme.mesh/ns/demo/sa/echo;URI=spiffe://acme.mesh/ns/demo/sa/web');
+  });
+
+  it('answers 404 for a host no route knows', async () => {
+    const result = await request(WEB_OUT, 8080, 'nothing.demo.mesh:8080');
+    expect(result.status).toBe(404);
+  });
+
+  it('loses no request while one application dies and comes back, and sends it traffic again', async () => {
+    const [first] = apps;
+    const during = load(() => viaWeb(), 300, 8);
+    await new Promise((r) => setTimeout(r, 100));
+    await first!.kill();
+    const result = await during;
+    expect(result.errors).toEqual([]);
+    expect(result.instances.filter((i) => i === 'echo-2').length).toBeGreaterThan(150);
+
+    await first!.listen();
+    await eventually(async () => {
+      const again = await load(() => viaWeb(), 40, 4);
+      expect(again.errors).toEqual([]);
+      expect(again.instances).toContain('echo-1');
+    }, 40_000);
+  }, 60_000);
+
+  it('enforces TrafficPermission on the caller identity: 403 for web when only frontend may call', async () => {
+    const put = await api(zone.globalCp.url, 'PUT', `/tenants/${TENANT}/policies/TrafficPermission/echo-callers`, {
+      apiVersion: 'meshfed.io/v1alpha1',
+      kind: 'TrafficPermission',
+      metadata: { name: 'echo-callers' },
+      spec: { targetRef: { kind: 'Service', name: 'echo', namespace: 'demo' }, rules: [{ action: 'Allow', sources: [{ namespace: 'demo', serviceAccount: 'frontend' }] }] },
+    });
+    expect([200, 201]).toContain(put.status);
+    await eventually(async () => expect((await viaWeb()).status).toBe(403), 15_000);
+    expect(await metricValue(echoSidecars[0]!.registry, 'meshfed_gateway_rbac_denied_total') + (await metricValue(echoSidecars[1]!.registry, 'meshfed_gateway_rbac_denied_total'))).toBeGreaterThan(0);
+
+    const allow = await api(zone.globalCp.url, 'PUT', `/tenants/${TENANT}/policies/TrafficPermission/echo-callers`, {
+      apiVersion: 'meshfed.io/v1alpha1',
+      kind: 'TrafficPermission',
+      metadata: { name: 'echo-callers' },
+      spec: { targetRef: { kind: 'Service', name: 'echo', namespace: 'demo' }, rules: [{ action: 'Allow', sources: [{ namespace: 'demo', serviceAccount: 'web' }] }] },
+    });
+    expect([200, 201]).toContain(allow.status);
+    await eventually(async () => expect((await viaWeb()).status).toBe(200), 15_000);
+  }, 40_000);
+
+  it('drops no request across config changes and SVID renewals under load', async () => {
+    const renewalsBefore = await metricValue(web.registry, 'meshfed_gateway_svid_renewals_total', { result: 'ok' });
+    const during = load(() => viaWeb(), 1_500, 8);
+    // Config changes: a timeout policy comes and goes while requests flow.
+    for (const seconds of [5, 7, 9]) {
+      const put = await api(zone.globalCp.url, 'PUT', `/tenants/${TENANT}/policies/Timeout/echo-timeout`, {
+        apiVersion: 'meshfed.io/v1alpha1',
+        kind: 'Timeout',
+        metadata: { name: 'echo-timeout' },
+        spec: { targetRef: { kind: 'Service', name: 'echo', namespace: 'demo' }, request: `${seconds}s` },
+      });
+      expect([200, 201], JSON.stringify(put.body)).toContain(put.status);
+      await new Promise((r) => setTimeout(r, 700));
+    }
+    const result = await during;
+    expect(result.errors).toEqual([]);
+    // 8 s SVIDs renew at half life: at least one renewal happened under load.
+    await eventually(async () => expect(await metricValue(web.registry, 'meshfed_gateway_svid_renewals_total', { result: 'ok' })).toBeGreaterThan(renewalsBefore), 10_000);
+    const after = await load(() => viaWeb(), 50, 4);
+    expect(after.errors).toEqual([]);
+  }, 60_000);
+
+  it('keeps routing with the zone CP gone', async () => {
+    await zone.stopZone();
+    try {
+      const result = await load(() => viaWeb(), 200, 4);
+      expect(result.errors).toEqual([]);
+      expect(new Set(result.instances)).toEqual(new Set(['echo-1', 'echo-2']));
+    } finally {
+      await zone.startZone();
+    }
+  }, 40_000);
+});
