@@ -161,14 +161,14 @@ describe.each(Object.keys(FORMS) as Form[])('compileSnapshot on the zone CP gold
       });
     });
 
-    it('subsets get their own SNI; ledger accepts its namespace through the untyped matcher; db has no remote socket', () => {
+    it('subsets get their own SNI; ledger (no local endpoint) accepts its namespace; db has no remote socket', () => {
       expect(config.clusters.get('payments.shop.mesh:9090|version=v1')!.remoteTls!.sni).toBe('scffb0dd184cc279.9090.payments.shop.acme.mesh');
       const ledger = config.clusters.get('ledger.billing.mesh:7070')!;
       expect(ledger.tls!.acceptsPeer('spiffe://acme.mesh/ns/billing/sa/ledger')).toBe(true);
       expect(ledger.tls!.acceptsPeer('spiffe://acme.mesh/ns/shop/sa/ledger')).toBe(false);
       expect(ledger.remoteTls!.sni).toBe('7070.ledger.billing.acme.mesh');
       const db = config.clusters.get('db.shop.mesh:5432')!;
-      expect(db).toMatchObject({ http2: false, circuitBreaker: {} });
+      expect(db).toMatchObject({ http2: false, circuitBreaker: { maxRetries: 4_294_967_295 } });
       expect(db.tls!.alpn).toEqual(['http/1.1']);
       expect(db.remoteTls).toBeUndefined();
       expect(db.outlierDetection).toBeUndefined();

@@ -40,7 +40,20 @@ describe('ingressConfigFromSnapshot', () => {
     expect(config.clusters.get('ingress|acme|payments.shop.mesh:9090')).toEqual({
       tenant: 'acme',
       connectTimeoutMs: 2000,
-      outlier: undefined,
+      // The service's CircuitBreaker policy holds at the ingress too.
+      outlier: {
+        baseEjectionTimeMs: 30000,
+        consecutive5xx: 5,
+        consecutiveGatewayFailure: 3,
+        consecutiveLocalOriginFailure: 2,
+        enforcingConsecutive5xx: 100,
+        enforcingConsecutiveGatewayFailure: 100,
+        enforcingConsecutiveLocalOriginFailure: 100,
+        intervalMs: 10000,
+        maxEjectionPercent: 50,
+        maxEjectionTimeMs: 300000,
+        splitExternalLocalOriginErrors: true,
+      },
       assignment: {
         overprovisioningFactor: 140,
         levels: [

@@ -85,7 +85,12 @@ describe('cross-zone traffic through the east-west ingress', () => {
       await startSidecar(b, { tenant: TENANT, service: 'echo', instance: 'echo-b', address: '127.0.0.61', port: 8080, appPort: echoB.port, outboundAddress: '127.0.0.62', locality: { region: 'eu-west', zone: 'zone-b' } }),
       await startSidecar(a, { tenant: TENANT, service: 'web', instance: 'web-1', address: '127.0.0.53', port: 9000, appPort: webApp.port, outboundAddress: WEB_OUT, locality: { region: 'eu-west', zone: 'zone-a' } }),
     );
-    await eventually(async () => expect((await viaWeb()).status).toBe(200), 30_000);
+    // Both zones' instances are known to web's sidecar: its own zone answers.
+    await eventually(async () => {
+      const result = await load(viaWeb, 10, 2);
+      expect(new Set(result.instances)).toEqual(new Set(['echo-a']));
+    }, 30_000);
+    await eventually(async () => expect(await endpointsKnown(zones[0]!, 'echo.demo.mesh:8080')).toBe(2), 30_000);
   }, 90_000);
 
   afterAll(async () => {
@@ -106,7 +111,7 @@ describe('cross-zone traffic through the east-west ingress', () => {
     await new Promise((r) => setTimeout(r, 100));
     await echoA.kill();
     const result = await during;
-    expect(result.errors).toEqual([]);
+    expect(result.errors, result.errors.join('\n')).toEqual([]);
     expect(result.instances).toContain('echo-b');
     // Once zone-a's instance reports unhealthy, everything goes to zone-b.
     await eventually(async () => {
@@ -140,6 +145,13 @@ describe('cross-zone traffic through the east-west ingress', () => {
       expect(outcome, servername).not.toBe('connected');
     }
   });
+
+  /** Endpoints of a cluster in web's sidecar (its /status). */
+  async function endpointsKnown(_zone: Zone, cluster: string): Promise<number> {
+    const web = gateways.at(-1)!;
+    const status = (await (await fetch(`${web.url}/status`)).json()) as { clusters: Array<{ name: string; load: { total: number[] } }> };
+    return status.clusters.find((c) => c.name === cluster)?.load.total.reduce((a, b) => a + b, 0) ?? 0;
+  }
 
   async function ingressRouted(zone: Zone): Promise<number> {
     const text = await (await fetch(`${zone.ingress!.url}/metrics`)).text();

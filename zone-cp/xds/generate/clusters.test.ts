@@ -4,9 +4,9 @@ import { ACME, endpoint, inventory, policy } from './fixtures.js';
 import type { TenantSnapshot } from './input.js';
 import { buildTenantModel } from './model.js';
 
-function clusters(snapshot: Partial<TenantSnapshot>, mtls = true, service = 'shop/api') {
+function clusters(snapshot: Partial<TenantSnapshot>, mtls = true, service = 'shop/api', proxyless = false) {
   const model = buildTenantModel({ name: 'acme', trustDomain: 'acme.mesh', policies: [], localEndpoints: [], remoteInventories: [], ...snapshot });
-  return serviceClusters(model.byKey.get(service)!, { tenant: 'acme', trustDomain: 'acme.mesh', mtls });
+  return serviceClusters(model.byKey.get(service)!, { tenant: 'acme', trustDomain: 'acme.mesh', mtls, proxyless });
 }
 
 let host = 0;
@@ -15,7 +15,7 @@ const api = (instance: string, serviceAccount: string, protocol: 'http' | 'grpc'
 const remote = inventory('zone-b', '192.0.2.2:10001', [{ namespace: 'shop', name: 'api', ports: [{ port: 80 }], localities: [{ region: 'eu-west', zone: 'zone-b', endpoints: 1, healthy: 1 }] }]);
 
 describe('serviceClusters', () => {
-  it('is an EDS cluster over ADS, locality-weighted round robin, 5 s connect timeout by default, nothing else without policies', () => {
+  it('is an EDS cluster over ADS, locality-weighted round robin, 5 s connect timeout by default, unlimited concurrent retries, nothing else without policies', () => {
     const [only, ...rest] = clusters({ localEndpoints: [api('a', 'api')] }, false);
     expect(rest).toEqual([]);
     expect(only).toEqual({
@@ -27,6 +27,7 @@ describe('serviceClusters', () => {
         connect_timeout: { seconds: 5, nanos: 0 },
         lb_policy: 'ROUND_ROBIN',
         common_lb_config: { locality_weighted_lb_config: {} },
+        circuit_breakers: { thresholds: [{ priority: 'DEFAULT', max_retries: { value: 4_294_967_295 } }] },
       },
     });
   });
@@ -51,7 +52,7 @@ describe('serviceClusters', () => {
     expect(cluster!.resource.transport_socket_matches).toBeUndefined();
   });
 
-  it('sends SNI and checks the namespace for remote ingresses, and lets proxyless gRPC accept both on its one socket', () => {
+  it('sends SNI and checks the namespace for remote ingresses; Envoy-style proxies get only typed SAN matchers, proxyless gRPC only untyped ones on its one socket', () => {
     const [cluster] = clusters({ localEndpoints: [api('a', 'api')], remoteInventories: [remote] });
     const matches = cluster!.resource.transport_socket_matches as { match: unknown; transport_socket: { typed_config: Record<string, unknown> } }[];
     expect(matches).toHaveLength(1);
@@ -62,7 +63,13 @@ describe('serviceClusters', () => {
     });
     const local = (cluster!.resource.transport_socket as { typed_config: { common_tls_context: { validation_context: Record<string, unknown> } } }).typed_config.common_tls_context.validation_context;
     expect(local.match_typed_subject_alt_names).toEqual([{ san_type: 'URI', matcher: { exact: 'spiffe://acme.mesh/ns/shop/sa/api' } }]);
-    expect(local.match_subject_alt_names).toEqual([{ exact: 'spiffe://acme.mesh/ns/shop/sa/api' }, { prefix: 'spiffe://acme.mesh/ns/shop/' }]);
+    // Envoy refuses a validation context with both lists.
+    expect(local.match_subject_alt_names).toBeUndefined();
+
+    const [proxyless] = clusters({ localEndpoints: [api('a', 'api')], remoteInventories: [remote] }, true, 'shop/api', true);
+    const proxylessLocal = (proxyless!.resource.transport_socket as { typed_config: { common_tls_context: { validation_context: Record<string, unknown> } } }).typed_config.common_tls_context.validation_context;
+    expect(proxylessLocal.match_subject_alt_names).toEqual([{ exact: 'spiffe://acme.mesh/ns/shop/sa/api' }, { prefix: 'spiffe://acme.mesh/ns/shop/' }]);
+    expect(proxylessLocal.match_typed_subject_alt_names).toBeUndefined();
   });
 
   it('adds a cluster per TrafficRoute subset, whose remote SNI names the subset', () => {

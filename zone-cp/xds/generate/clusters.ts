@@ -14,6 +14,8 @@ export const DEFAULT_CONNECT_TIMEOUT = '5s';
 export interface ClusterOptions {
   tenant: string;
   trustDomain: string;
+  /** Proxyless gRPC clients: identities in the untyped SAN list (see OutboundOptions.proxyless). */
+  proxyless?: boolean;
   /** Whether the proxies this is for hold an SVID: then every upstream connection is mTLS. */
   mtls: boolean;
 }
@@ -28,13 +30,17 @@ export function serviceClusters(service: ServiceModel, options: ClusterOptions):
   );
 }
 
-function renderServiceCluster(name: string, service: ServiceModel, port: number, protocol: Protocol, subset: Subset | undefined, options: ClusterOptions): ResourceObject {
+/** The service's CircuitBreaker policy as circuit breakers and outlier detection: for sidecars' clusters and the ingress's alike. Pure. */
+export function clusterResilience(service: ServiceModel): ResourceObject {
   const circuitBreakers = circuitBreakersFor(service.policies.CircuitBreaker?.spec, service.policies.Retry?.spec);
   const outlierDetection = outlierDetectionFor(service.policies.CircuitBreaker?.spec);
+  return { circuit_breakers: circuitBreakers, ...(outlierDetection ? { outlier_detection: outlierDetection } : {}) };
+}
+
+function renderServiceCluster(name: string, service: ServiceModel, port: number, protocol: Protocol, subset: Subset | undefined, options: ClusterOptions): ResourceObject {
   return {
     ...edsCluster(name, service.policies.Timeout?.spec.connect),
-    ...(circuitBreakers ? { circuit_breakers: circuitBreakers } : {}),
-    ...(outlierDetection ? { outlier_detection: outlierDetection } : {}),
+    ...clusterResilience(service),
     ...(usesHttp2(protocol) ? { typed_extension_protocol_options: http2ProtocolOptions() } : {}),
     ...(options.mtls ? mtlsSockets(service, port, subset, options) : {}),
   };
@@ -70,9 +76,13 @@ export function http2ProtocolOptions(): ResourceObject {
 function mtlsSockets(service: ServiceModel, port: number, subset: Subset | undefined, options: ClusterOptions): ResourceObject {
   const hasRemote = service.remote.some((r) => r.ingress && r.ports.includes(port));
   const remotePrefixes = hasRemote ? [namespaceIdentityPrefix(options.trustDomain, service.namespace)] : [];
-  const local = { exact: service.localIdentities, prefixes: [] };
+  // A service with no local endpoint still gets a check on its default socket (never an empty list,
+  // which Envoy reads as "any identity of the bundle"): its namespace.
+  const local = service.localIdentities.length ? { exact: service.localIdentities, prefixes: [] } : { exact: [], prefixes: [namespaceIdentityPrefix(options.trustDomain, service.namespace)] };
   return {
-    transport_socket: upstreamTlsSocket({ envoyPeers: local, proxylessPeers: { exact: service.localIdentities, prefixes: remotePrefixes } }),
+    transport_socket: options.proxyless
+      ? upstreamTlsSocket({ proxylessPeers: { exact: service.localIdentities, prefixes: remotePrefixes } })
+      : upstreamTlsSocket({ envoyPeers: local }),
     ...(hasRemote
       ? {
           transport_socket_matches: [
@@ -91,10 +101,17 @@ function mtlsSockets(service: ServiceModel, port: number, subset: Subset | undef
 }
 
 /** DEFAULT-priority thresholds (proxyless gRPC reads only max_requests there); the retry budget lives here too. */
-function circuitBreakersFor(breaker: CircuitBreakerSpec | undefined, retry: RetrySpec | undefined): ResourceObject | undefined {
+/**
+ * Concurrent retries when no policy caps them: unlimited, as Istio does.
+ * Envoy's default of 3 per cluster turns a burst of failures from one dying
+ * instance into client-visible errors as soon as four requests retry at once;
+ * the Retry policy's budget is the way to bound retries by load.
+ */
+export const UNLIMITED_RETRIES = 4_294_967_295;
+
+function circuitBreakersFor(breaker: CircuitBreakerSpec | undefined, retry: RetrySpec | undefined): ResourceObject {
   const t = breaker?.thresholds;
   const budget = retry?.budget;
-  if (!t && !budget) return undefined;
   return {
     thresholds: [
       {
@@ -102,7 +119,7 @@ function circuitBreakersFor(breaker: CircuitBreakerSpec | undefined, retry: Retr
         ...(t?.maxConnections !== undefined ? { max_connections: wrapped(t.maxConnections) } : {}),
         ...(t?.maxPendingRequests !== undefined ? { max_pending_requests: wrapped(t.maxPendingRequests) } : {}),
         ...(t?.maxRequests !== undefined ? { max_requests: wrapped(t.maxRequests) } : {}),
-        ...(t?.maxRetries !== undefined ? { max_retries: wrapped(t.maxRetries) } : {}),
+        max_retries: wrapped(t?.maxRetries ?? UNLIMITED_RETRIES),
         ...(budget
           ? {
               retry_budget: {

@@ -27,6 +27,7 @@ const globex = buildTenantModel(GLOBEX);
 /** Every golden file and the resource set it holds. */
 const GOLDEN: Record<string, ResourceSet> = {
   'acme-outbound-mtls': tenantOutboundResources(acme, { mtls: true }),
+  'acme-outbound-mtls-proxyless': tenantOutboundResources(acme, { mtls: true, proxyless: true }),
   'acme-outbound-plaintext': tenantOutboundResources(acme, { mtls: false }),
   'acme-sidecar-outbound': sidecarOutboundResources(acme),
   'acme-endpoints-eu-west-zone-a': tenantEndpointResources(acme, WEB_SIDECAR.locality, { mtls: true }),

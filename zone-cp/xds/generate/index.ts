@@ -35,6 +35,12 @@ export { BUNDLE_PROVIDER_INSTANCE, SVID_PROVIDER_INSTANCE } from './tls.js';
 export { protoProblems } from './proto-check.js';
 
 export interface OutboundOptions {
+  /**
+   * Proxyless gRPC checks upstream identities only in the deprecated untyped
+   * SAN list, which Envoy refuses beside the typed one: its clusters get
+   * that list, everyone else's the typed one.
+   */
+  proxyless?: boolean;
   /** Whether the proxies hold an SVID: their upstream connections are then mTLS. */
   mtls: boolean;
 }
@@ -56,9 +62,9 @@ const localityCacheKey = (l: Locality) => `${l.region}/${l.zone}`;
 
 /** (1) One service's clusters, route configurations and API listeners. */
 export function serviceOutboundResources(model: TenantModel, service: ServiceModel, options: OutboundOptions): ResourceSet {
-  return memo(serviceOutboundCache, service, `${model.name}|${model.trustDomain}|${options.mtls}`, () =>
+  return memo(serviceOutboundCache, service, `${model.name}|${model.trustDomain}|${options.mtls}|${options.proxyless === true}`, () =>
     resourceSet({
-      cluster: serviceClusters(service, { tenant: model.name, trustDomain: model.trustDomain, mtls: options.mtls }),
+      cluster: serviceClusters(service, { tenant: model.name, trustDomain: model.trustDomain, mtls: options.mtls, proxyless: options.proxyless === true }),
       route: serviceRouteConfigurations(service),
       listener: serviceApiListeners(service),
     }),
@@ -67,7 +73,7 @@ export function serviceOutboundResources(model: TenantModel, service: ServiceMod
 
 /** (1) The tenant's shared outbound resources, for sidecars and proxyless clients alike; carries the model's warnings. */
 export function tenantOutboundResources(model: TenantModel, options: OutboundOptions): ResourceSet {
-  return memo(tenantCache, model, `outbound|${options.mtls}`, () =>
+  return memo(tenantCache, model, `outbound|${options.mtls}|${options.proxyless === true}`, () =>
     mergeResourceSets([resourceSet({ warnings: model.warnings }), ...model.services.map((s) => serviceOutboundResources(model, s, options))]),
   );
 }
@@ -130,7 +136,7 @@ function sidecarOutboundFor(model: TenantModel, proxy: ProxyDescription): Resour
 export function proxyResourceParts(model: TenantModel, proxy: ProxyDescription): ResourceSet[] {
   assertSameTenant(model, proxy);
   if (proxy.kind === 'ingress') throw new Error(`proxy ${proxy.id} is an ingress: generate it with ingressResources`);
-  const shared = [tenantOutboundResources(model, { mtls: proxy.mtls }), tenantEndpointResources(model, proxy.locality, { mtls: proxy.mtls })];
+  const shared = [tenantOutboundResources(model, { mtls: proxy.mtls, proxyless: proxy.kind === 'proxyless' }), tenantEndpointResources(model, proxy.locality, { mtls: proxy.mtls })];
   if (proxy.kind === 'proxyless') return shared;
   return [...shared, sidecarOutboundFor(model, proxy), proxyOwnResources(model, proxy)];
 }

@@ -1,5 +1,5 @@
 import { INGRESS_LISTENER_NAME, ingressSni } from '../../../core/xds/names.js';
-import { edsCluster } from './clusters.js';
+import { clusterResilience, edsCluster } from './clusters.js';
 import { renderClusterLoadAssignment, servesPort } from './endpoints.js';
 import { tcpProxyFilter } from './http.js';
 import type { ProxyDescription } from './input.js';
@@ -39,7 +39,8 @@ export function ingressResources(input: IngressInput): ResourceSet {
           const sni = ingressSni(tenant.name, service.name, service.namespace, port, subset?.sniLabel);
           const cluster = ingressClusterName(tenant.name, service.name, service.namespace, port, subset?.tags);
           chains.push({ sni, chain: { name: sni, filter_chain_match: { server_names: [sni] }, filters: [tcpProxyFilter(cluster, cluster)] } });
-          clusters.push({ name: cluster, resource: edsCluster(cluster, service.policies.Timeout?.spec.connect) });
+          // The service's outlier detection and limits hold at the ingress too: it balances over the same local endpoints.
+          clusters.push({ name: cluster, resource: { ...edsCluster(cluster, service.policies.Timeout?.spec.connect), ...clusterResilience(service) } });
           const assignment = renderClusterLoadAssignment(service, port, subset, input.proxy.locality, { clusterName: cluster, includeRemote: false });
           endpoints.push({ name: cluster, resource: assignment.resource });
           warnings.push(...assignment.warnings);

@@ -16,14 +16,14 @@ export interface PeerIdentities {
 
 const matchers = (ids: PeerIdentities) => [...ids.exact.map((exact) => ({ exact })), ...ids.prefixes.map((prefix) => ({ prefix }))];
 
+/** Exactly one of the two: Envoy refuses a validation context with both SAN lists. */
 export interface UpstreamTlsOptions {
-  /** What Envoy checks: the typed, URI-only matchers. */
-  envoyPeers: PeerIdentities;
+  /** What Envoy and meshfed's gateway check: the typed, URI-only matchers. */
+  envoyPeers?: PeerIdentities;
   /**
    * What proxyless gRPC checks. It reads only the deprecated untyped
    * matchers and ignores transport_socket_matches, so its one socket must
-   * accept every identity of the cluster. Envoy ignores the untyped list
-   * whenever the typed one is non-empty.
+   * accept every identity of the cluster.
    */
   proxylessPeers?: PeerIdentities;
   sni?: string;
@@ -32,7 +32,8 @@ export interface UpstreamTlsOptions {
 /** A cluster's transport socket: mTLS with the proxy's SVID, the tenant's bundle and the upstream's expected identities. */
 export function upstreamTlsSocket(options: UpstreamTlsOptions): ResourceObject {
   const validation: ResourceObject = { ca_certificate_provider_instance: { instance_name: BUNDLE_PROVIDER_INSTANCE } };
-  const envoyMatchers = matchers(options.envoyPeers);
+  if (options.envoyPeers && options.proxylessPeers) throw new Error('one SAN list only: Envoy refuses both');
+  const envoyMatchers = options.envoyPeers ? matchers(options.envoyPeers) : [];
   if (envoyMatchers.length) validation.match_typed_subject_alt_names = envoyMatchers.map((matcher) => ({ san_type: 'URI', matcher }));
   const proxylessMatchers = options.proxylessPeers ? matchers(options.proxylessPeers) : [];
   if (proxylessMatchers.length) validation.match_subject_alt_names = proxylessMatchers;
