@@ -5,6 +5,7 @@
  * plane (Sidecar or IngressGateway), the dataplane registration (sidecar,
  * universal mode) and the admin server.
  */
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import Fastify from 'fastify';
@@ -167,7 +168,8 @@ async function startIngress(options: IngressGatewayProcessOptions, log: Logger, 
     address: options.zoneCpGrpc,
     caFile: options.caFile,
     token: options.token,
-    node: { id: `ingress-${options.listen.port}`, kind: 'ingress', ingressPort: options.listen.port },
+    // One stream per node id at the zone CP: replicas must differ, so the host name is in it.
+    node: { id: `ingress-${hostname()}-${options.listen.port}`, kind: 'ingress', ingressPort: options.listen.port },
     ...(options.stateDir ? { snapshotFile: join(options.stateDir, 'xds-snapshot.json') } : {}),
     ...(options.zoneCpServerName ? { serverName: options.zoneCpServerName } : {}),
     registry,

@@ -3,6 +3,9 @@
  * web-1 (client) → its sidecar's outbound listener → mTLS → echo sidecars'
  * inbound listeners → echo applications.
  */
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../../gateway/main.js';
 import { api, eventually } from '../helpers/federation.js';
@@ -19,6 +22,8 @@ describe('sidecar data plane in one zone', () => {
   let webApp: EchoApp;
   let echoSidecars: RunningGateway[];
   let web: RunningGateway;
+  let tcpApp: net.Server;
+  let grpcApp: http2.Http2Server;
 
   const viaWeb = (path = '/', headers: Record<string, string> = {}) => request(WEB_OUT, 8080, ECHO_HOST, path, { headers });
 
@@ -28,6 +33,19 @@ describe('sidecar data plane in one zone', () => {
     webApp = await EchoApp.start('web-1');
     echoSidecars = await Promise.all(
       apps.map((app, i) => startSidecar(zone, { tenant: TENANT, service: 'echo', instance: app.instance, address: `127.0.0.${21 + i}`, port: 8080, appPort: app.port, outboundAddress: `127.0.0.${41 + i}` })),
+    );
+    // A raw TCP service (echoes bytes, upper-cased) and an HTTP/2 (gRPC-like) one, each behind a sidecar.
+    tcpApp = net.createServer((socket) => socket.on('data', (chunk: Buffer) => socket.write(chunk.toString().toUpperCase())));
+    grpcApp = http2.createServer((request, response) => {
+      response.writeHead(200, { 'content-type': 'application/grpc' });
+      response.addTrailers({ 'grpc-status': '0' });
+      response.end(`h2 from ${request.headers[':authority']}`);
+    });
+    await new Promise<void>((resolve) => tcpApp.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => grpcApp.listen(0, '127.0.0.1', resolve));
+    echoSidecars.push(
+      await startSidecar(zone, { tenant: TENANT, service: 'kv', instance: 'kv-1', address: '127.0.0.24', port: 6379, appPort: (tcpApp.address() as AddressInfo).port, protocol: 'tcp', outboundAddress: '127.0.0.44' }),
+      await startSidecar(zone, { tenant: TENANT, service: 'rpc', instance: 'rpc-1', address: '127.0.0.25', port: 7000, appPort: (grpcApp.address() as AddressInfo).port, protocol: 'grpc', outboundAddress: '127.0.0.45' }),
     );
     web = await startSidecar(zone, { tenant: TENANT, service: 'web', instance: 'web-1', address: '127.0.0.31', port: 9000, appPort: webApp.port, outboundAddress: WEB_OUT });
     await eventually(async () => {
@@ -39,6 +57,8 @@ describe('sidecar data plane in one zone', () => {
   afterAll(async () => {
     await Promise.all([web, ...(echoSidecars ?? [])].map((g) => g?.stop().catch(() => undefined)));
     await Promise.all([...(apps ?? []), webApp].map((a) => a?.kill()));
+    tcpApp?.close();
+    grpcApp?.close();
     await zone?.stop();
   });
 
@@ -58,6 +78,33 @@ describe('sidecar data plane in one zone', () => {
     const reply = JSON.parse((await viaWeb('/', { traceparent: incoming, 'x-forwarded-client-cert': 'URI=spiffe://acme.mesh/ns/demo/sa/admin' })).body) as EchoReply;
     expect(String(reply.headers.traceparent)).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-(?!b7ad6b7169203331)[0-9a-f]{16}-01$/);
     expect(reply.headers['x-forwarded-client-cert']).toBe('By=spiffe://acme.mesh/ns/demo/sa/echo;URI=spiffe://acme.mesh/ns/demo/sa/web');
+  });
+
+  it('proxies raw TCP over mTLS', async () => {
+    await eventually(async () => expect(await tcpExchange('hello')).toBe('HELLO'), 15_000);
+  });
+
+  it('proxies HTTP/2 with trailers (gRPC-like) over mTLS negotiated by ALPN', async () => {
+    await eventually(async () => {
+      const client = http2.connect(`http://${WEB_OUT}:7000`);
+      try {
+        const stream = client.request({ ':method': 'POST', ':path': '/pkg.Rpc/Call', ':authority': 'rpc.demo.mesh:7000', 'content-type': 'application/grpc', te: 'trailers' });
+        stream.end('x');
+        let body = '';
+        stream.on('data', (c: Buffer) => (body += c.toString()));
+        const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on('trailers', resolve));
+        const headers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+          stream.on('response', resolve);
+          stream.on('error', reject);
+        });
+        await new Promise((resolve) => stream.on('end', resolve));
+        expect(headers[':status']).toBe(200);
+        expect(body).toBe('h2 from rpc.demo.mesh:7000');
+        expect((await trailers)['grpc-status']).toBe('0');
+      } finally {
+        client.close();
+      }
+    }, 15_000);
   });
 
   it('answers 404 for a host no route knows', async () => {
@@ -91,6 +138,11 @@ describe('sidecar data plane in one zone', () => {
     });
     expect([200, 201]).toContain(put.status);
     await eventually(async () => expect((await viaWeb()).status).toBe(403), 15_000);
+    // TCP: the connection is closed, nothing reaches the application.
+    await putPermission('kv', 'frontend');
+    await eventually(async () => expect(await tcpExchange('hello')).toBe(''), 15_000);
+    await putPermission('kv', 'web');
+    await eventually(async () => expect(await tcpExchange('again')).toBe('AGAIN'), 15_000);
     expect(await metricValue(echoSidecars[0]!.registry, 'meshfed_gateway_rbac_denied_total') + (await metricValue(echoSidecars[1]!.registry, 'meshfed_gateway_rbac_denied_total'))).toBeGreaterThan(0);
 
     const allow = await api(zone.globalCp.url, 'PUT', `/tenants/${TENANT}/policies/TrafficPermission/echo-callers`, {
@@ -124,6 +176,36 @@ describe('sidecar data plane in one zone', () => {
     const after = await load(() => viaWeb(), 50, 4);
     expect(after.errors).toEqual([]);
   }, 60_000);
+
+  async function putPermission(service: string, serviceAccount: string): Promise<void> {
+    const put = await api(zone.globalCp.url, 'PUT', `/tenants/${TENANT}/policies/TrafficPermission/${service}-callers`, {
+      apiVersion: 'meshfed.io/v1alpha1',
+      kind: 'TrafficPermission',
+      metadata: { name: `${service}-callers` },
+      spec: { targetRef: { kind: 'Service', name: service, namespace: 'demo' }, rules: [{ action: 'Allow', sources: [{ namespace: 'demo', serviceAccount }] }] },
+    });
+    expect([200, 201]).toContain(put.status);
+  }
+
+  /** Sends `text` through web's outbound TCP listener; what comes back before the connection closes or 1 s passes. */
+  function tcpExchange(text: string): Promise<string> {
+    return new Promise((resolve) => {
+      let received = '';
+      const socket = net.connect({ host: WEB_OUT, port: 6379 }, () => socket.write(text));
+      const done = () => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(received);
+      };
+      const timer = setTimeout(done, 1_000);
+      socket.on('data', (c: Buffer) => {
+        received += c.toString();
+        if (received.length >= text.length) done();
+      });
+      socket.on('error', done);
+      socket.on('close', done);
+    });
+  }
 
   it('keeps routing with the zone CP gone', async () => {
     await zone.stopZone();
