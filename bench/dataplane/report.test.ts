@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import type { FixedRateResult, WrkResult } from './load.js';
+import { aimLines, fixedRateTables, maxThroughputTable, type MaxSample, type RateSample, type ReportTarget } from './report.js';
+
+const targets: ReportTarget[] = [
+  { name: 'direct', path: 'load → backend' },
+  { name: 'haproxy-http', path: 'load → HAProxy → backend' },
+  { name: 'sidecar', path: 'load → sidecar → backend', reference: 'haproxy-http' },
+];
+
+function rate(round: number, target: string, p50Ms: number, proxyMicros: number): RateSample {
+  const result = { measured: 1000, errors: 0, achievedRate: 1000, p50Ms, p90Ms: p50Ms, p99Ms: p50Ms * 2, maxMs: p50Ms * 3, completed: 1000, failedTotal: 0 } as FixedRateResult;
+  return { round, target, rate: 1000, result, cpu: { proxy: proxyMicros, backend: 5000, loadGenerator: 50_000, others: 0, wallMs: 1000 }, loadAvg: 1 };
+}
+function max(round: number, target: string, perSecond: number): MaxSample {
+  const result: WrkResult = { requests: perSecond, seconds: 1, perSecond, p50Ms: 1, p99Ms: 2, errors: 0, args: [] };
+  return { round, target, result, cpu: { proxy: perSecond * 20, backend: 0, loadGenerator: 0, others: 0, wallMs: 1000 }, loadAvg: 1 };
+}
+const cells = (line: string) => line.split('|').slice(1, -1).map((c) => c.trim());
+
+describe('report', () => {
+  // round 1: direct 0.1, HAProxy 0.3 (adds 0.2), sidecar 0.5 (adds 0.4); round 2 the machine is twice as slow
+  const samples = [rate(1, 'direct', 0.1, Number.NaN), rate(1, 'haproxy-http', 0.3, 30_000), rate(1, 'sidecar', 0.5, 60_000), rate(2, 'direct', 0.2, Number.NaN), rate(2, 'haproxy-http', 0.6, 60_000), rate(2, 'sidecar', 1.0, 120_000)];
+
+  it('gives added latency against direct and ratios against the reference, per round', () => {
+    const row = cells(fixedRateTables(targets, samples, [1000]).find((l) => l.startsWith('| sidecar'))!);
+    // target, reference, achieved, p50, p99, added p50, added p99, added p50 ×, added p99 ×, CPU, CPU ×, backend, load gen, errors
+    expect(row[1]).toBe('haproxy-http');
+    expect(row[5]).toBe('0.600'); // median of 0.4 and 0.8
+    expect(row[7]).toBe('2.00×');
+    expect(row[9]).toBe('90.0');
+    expect(row[10]).toBe('2.00×');
+    expect(row[13]).toBe('0');
+  });
+
+  it('gives throughput against direct and the reference', () => {
+    const maxes = [max(1, 'direct', 30_000), max(1, 'haproxy-http', 15_000), max(1, 'sidecar', 12_000)];
+    const row = cells(maxThroughputTable(targets, maxes, 'wrk').find((l) => l.startsWith('| sidecar'))!);
+    expect(row[3]).toBe('0.40×');
+    expect(row[4]).toBe('0.80×');
+  });
+
+  it('checks the aims that were measured', () => {
+    const lines = aimLines(targets, samples, [], [1000]).join('\n');
+    expect(lines).toContain('**sidecar**: 1,000 req/s: 0.600 ms (NOT met)');
+    expect(lines).toContain('ingress: not measured');
+  });
+});

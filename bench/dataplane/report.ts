@@ -1,0 +1,188 @@
+/**
+ * The dataplane bench's tables (Markdown). Pure: samples in, lines out.
+ *
+ * Every ratio is taken per round (a target against `direct` or its HAProxy
+ * reference measured in the same round, minutes apart at most) and the
+ * median of those per-round values is shown; absolute values are medians over
+ * rounds too. On 2 shared cores the machine's speed drifts between rounds,
+ * and per-round ratios cancel most of that.
+ */
+import type { FixedRateResult, WrkResult } from './load.js';
+import { median } from './load.js';
+
+export interface Cpu {
+  /** µs of CPU over the measured window, NaN when unknown */
+  proxy: number;
+  backend: number;
+  loadGenerator: number;
+  /** µs of CPU that other processes on the machine used meanwhile (machine busy − the bench's processes) */
+  others: number;
+  wallMs: number;
+}
+
+export interface RateSample {
+  round: number;
+  target: string;
+  rate: number;
+  result: FixedRateResult;
+  cpu: Cpu;
+  loadAvg: number;
+}
+
+export interface MaxSample {
+  round: number;
+  target: string;
+  result: WrkResult;
+  cpu: Cpu;
+  loadAvg: number;
+}
+
+export interface ReportTarget {
+  name: string;
+  path: string;
+  reference?: string;
+}
+
+export function fmt(value: number, digits = 0): string {
+  if (!Number.isFinite(value)) return '—';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+const ratio = (value: number) => (Number.isFinite(value) ? `${fmt(value, 2)}×` : '—');
+const perReq = (micros: number, requests: number) => (requests > 0 ? micros / requests : Number.NaN);
+
+/** Median over rounds of f(sample of `target`, sample of `other` in the same round). */
+function perRound<S extends { round: number; target: string }>(samples: S[], target: string, other: string | undefined, f: (a: S, b: S) => number): number {
+  if (!other) return Number.NaN;
+  const values: number[] = [];
+  for (const a of samples.filter((s) => s.target === target)) {
+    const b = samples.find((s) => s.target === other && s.round === a.round);
+    if (b) values.push(f(a, b));
+  }
+  return median(values);
+}
+
+const rateProxyCpu = (s: RateSample) => perReq(s.cpu.proxy, s.result.completed);
+const rateBackendCpu = (s: RateSample) => perReq(s.cpu.backend, s.result.completed);
+const rateLoadCpu = (s: RateSample) => perReq(s.cpu.loadGenerator, s.result.completed);
+const maxProxyCpu = (s: MaxSample) => perReq(s.cpu.proxy, s.result.requests);
+const maxBackendCpu = (s: MaxSample) => perReq(s.cpu.backend, s.result.requests);
+const maxLoadCpu = (s: MaxSample) => perReq(s.cpu.loadGenerator, s.result.requests);
+
+/** One table per fixed rate: medians over rounds, added latency and ratios per round. */
+export function fixedRateTables(targets: ReportTarget[], samples: RateSample[], rates: number[]): string[] {
+  const out: string[] = [];
+  for (const rate of rates) {
+    const at = samples.filter((s) => s.rate === rate);
+    if (!at.length) continue;
+    out.push(
+      '',
+      `**${fmt(rate)} req/s, fixed rate (h2load, open loop)** — medians over rounds; "added" = target − direct in the same round; "× HAProxy" = target ÷ its HAProxy reference in the same round`,
+      '',
+      '| target | HAProxy reference | achieved req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | added p50 × HAProxy | added p99 × HAProxy | proxy CPU µs/req | CPU × HAProxy | backend CPU µs/req | load gen CPU µs/req | errors |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const t of targets) {
+      const mine = at.filter((s) => s.target === t.name);
+      if (!mine.length) continue;
+      const m = (f: (s: RateSample) => number) => median(mine.map(f));
+      const added = (f: (s: RateSample) => number) => perRound(at, t.name, 'direct', (a, b) => f(a) - f(b));
+      const addedRatio = (f: (s: RateSample) => number) =>
+        perRound(at, t.name, t.reference, (a, b) => {
+          const d = at.find((s) => s.target === 'direct' && s.round === a.round);
+          return d ? (f(a) - f(d)) / (f(b) - f(d)) : Number.NaN;
+        });
+      const isDirect = t.name === 'direct';
+      out.push(
+        `| ${t.name} | ${t.reference ?? '—'} | ${fmt(m((s) => s.result.achievedRate))}${m((s) => s.result.achievedRate) < rate * 0.95 ? ' ⚠' : ''} | ${fmt(m((s) => s.result.p50Ms), 3)} | ${fmt(m((s) => s.result.p99Ms), 3)} | ` +
+          `${isDirect ? '—' : fmt(added((s) => s.result.p50Ms), 3)} | ${isDirect ? '—' : fmt(added((s) => s.result.p99Ms), 3)} | ` +
+          `${ratio(addedRatio((s) => s.result.p50Ms))} | ${ratio(addedRatio((s) => s.result.p99Ms))} | ` +
+          `${isDirect ? '—' : fmt(m(rateProxyCpu), 1)} | ${ratio(perRound(at, t.name, t.reference, (a, b) => rateProxyCpu(a) / rateProxyCpu(b)))} | ` +
+          `${fmt(m(rateBackendCpu), 1)} | ${fmt(m(rateLoadCpu), 1)} | ${mine.reduce((n, s) => n + s.result.errors, 0)} |`,
+      );
+    }
+    if (at.some((s) => s.result.achievedRate < rate * 0.95)) {
+      out.push('', `⚠ (here or in "Every round"): below 95 % of ${fmt(rate)} req/s. The proxy or the machine did not keep up; each connection then sends late, so latency counts from when h2load could send (coordinated omission): the real delay is worse.`);
+    }
+  }
+  return out;
+}
+
+export function maxThroughputTable(targets: ReportTarget[], samples: MaxSample[], describeLoad: string): string[] {
+  if (!samples.length) return [];
+  const out = [
+    '',
+    `**Maximum throughput (${describeLoad}, closed loop)** — medians over rounds; "× direct" and "× HAProxy" per round`,
+    '',
+    '| target | HAProxy reference | req/s | × direct | × HAProxy | p50 ms | p99 ms | proxy CPU µs/req | CPU × HAProxy | backend CPU µs/req | load gen CPU µs/req | cores busy: proxy / backend / load gen | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const t of targets) {
+    const mine = samples.filter((s) => s.target === t.name);
+    if (!mine.length) continue;
+    const m = (f: (s: MaxSample) => number) => median(mine.map(f));
+    const isDirect = t.name === 'direct';
+    out.push(
+      `| ${t.name} | ${t.reference ?? '—'} | ${fmt(m((s) => s.result.perSecond))} | ${isDirect ? '—' : ratio(perRound(samples, t.name, 'direct', (a, b) => a.result.perSecond / b.result.perSecond))} | ` +
+        `${ratio(perRound(samples, t.name, t.reference, (a, b) => a.result.perSecond / b.result.perSecond))} | ${fmt(m((s) => s.result.p50Ms), 3)} | ${fmt(m((s) => s.result.p99Ms), 3)} | ` +
+        `${isDirect ? '—' : fmt(m(maxProxyCpu), 1)} | ${ratio(perRound(samples, t.name, t.reference, (a, b) => maxProxyCpu(a) / maxProxyCpu(b)))} | ` +
+        `${fmt(m(maxBackendCpu), 1)} | ${fmt(m(maxLoadCpu), 1)} | ` +
+        `${[(s: MaxSample) => s.cpu.proxy, (s: MaxSample) => s.cpu.backend, (s: MaxSample) => s.cpu.loadGenerator].map((f) => fmt(m((s) => f(s) / 1000 / s.cpu.wallMs), 2)).join(' / ')} | ${mine.reduce((n, s) => n + s.result.errors, 0)} |`,
+    );
+  }
+  return out;
+}
+
+/** Cores that other processes kept busy during a run: a round where this is high measured a shared machine. */
+export const othersCores = (cpu: Cpu) => cpu.others / 1000 / cpu.wallMs;
+
+/** Every measurement, unaggregated, so the spread between rounds is visible. */
+export function everyRoundTable(rateSamples: RateSample[], maxSamples: MaxSample[]): string[] {
+  const out = [
+    '',
+    '**Every round**  (other processes, cores: what the rest of the machine used meanwhile, from /proc/stat; over ~0.1 the round shared its 2 cores)',
+    '',
+    '| load | round | target | req/s | p50 ms | p99 ms | max ms | proxy CPU µs/req | backend CPU µs/req | load gen CPU µs/req | errors | other processes, cores | load avg 1m |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const sorted = [...rateSamples].sort((a, b) => a.rate - b.rate || a.round - b.round);
+  for (const s of sorted) {
+    const r = s.result;
+    out.push(
+      `| ${fmt(s.rate)} req/s | ${s.round} | ${s.target} | ${fmt(r.achievedRate)}${r.achievedRate < s.rate * 0.95 ? ' ⚠' : ''} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${fmt(r.maxMs, 2)} | ${fmt(rateProxyCpu(s), 1)} | ${fmt(rateBackendCpu(s), 1)} | ${fmt(rateLoadCpu(s), 1)} | ${r.errors} | ${fmt(othersCores(s.cpu), 2)} | ${fmt(s.loadAvg, 2)} |`,
+    );
+  }
+  for (const s of [...maxSamples].sort((a, b) => a.round - b.round)) {
+    const r = s.result;
+    out.push(`| max | ${s.round} | ${s.target} | ${fmt(r.perSecond)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | — | ${fmt(maxProxyCpu(s), 1)} | ${fmt(maxBackendCpu(s), 1)} | ${fmt(maxLoadCpu(s), 1)} | ${r.errors} | ${fmt(othersCores(s.cpu), 2)} | ${fmt(s.loadAvg, 2)} |`);
+  }
+  return out;
+}
+
+/** The issue's aims, against whatever of them was measured. */
+export function aimLines(targets: ReportTarget[], rateSamples: RateSample[], maxSamples: MaxSample[], rates: number[]): string[] {
+  const out = ['', '**Aims**', ''];
+  const has = (name: string) => targets.some((t) => t.name === name);
+  const addedP50 = (name: string, rate: number) =>
+    perRound(
+      rateSamples.filter((s) => s.rate === rate),
+      name,
+      'direct',
+      (a, b) => a.result.p50Ms - b.result.p50Ms,
+    );
+  for (const name of ['sidecar', 'haproxy-http']) {
+    if (!has(name)) continue;
+    const parts = rates.map((rate) => {
+      const v = addedP50(name, rate);
+      return `${fmt(rate)} req/s: ${fmt(v, 3)} ms ${Number.isFinite(v) ? (v < 0.5 ? '(met)' : '(NOT met)') : ''}`.trim();
+    });
+    out.push(`- one hop adds under 0.5 ms at p50 — **${name}**${name === 'sidecar' ? '' : ' (reference)'}: ${parts.join('; ')}`);
+  }
+  if (!has('sidecar')) out.push('- sidecar: not measured (meshfed targets not wired, or not selected)');
+  const ingress = targets.filter((t) => t.name.includes('ingress') && t.reference);
+  for (const t of ingress) {
+    const v = perRound(maxSamples, t.name, t.reference, (a, b) => a.result.perSecond / b.result.perSecond);
+    out.push(`- ingress path passes ≥ 80 % of HAProxy's throughput — **${t.name}** vs ${t.reference}: ${fmt(v * 100)} % ${Number.isFinite(v) ? (v >= 0.8 ? '(met)' : '(NOT met)') : ''}`.trimEnd());
+  }
+  if (!ingress.length) out.push('- ingress: not measured (meshfed targets not wired, or not selected)');
+  return out;
+}
