@@ -207,14 +207,20 @@ describe('sidecar data plane in one zone', () => {
     });
   }
 
-  it('keeps routing with the zone CP gone', async () => {
+  it('keeps routing while the zone CP goes away mid-load and comes back', async () => {
+    const during = load(() => viaWeb(), 600, 4);
+    await new Promise((r) => setTimeout(r, 100));
     await zone.stopZone();
     try {
-      const result = await load(() => viaWeb(), 200, 4);
+      const result = await during;
       expect(result.errors).toEqual([]);
       expect(new Set(result.instances)).toEqual(new Set(['echo-1', 'echo-2']));
+      expect(await metricValue(web.registry, 'meshfed_gateway_xds_connected')).toBe(0);
     } finally {
       await zone.startZone();
     }
-  }, 40_000);
+    // The sidecars reconnect and keep serving.
+    await eventually(async () => expect(await metricValue(web.registry, 'meshfed_gateway_xds_connected')).toBe(1), 30_000);
+    expect((await load(() => viaWeb(), 50, 4)).errors).toEqual([]);
+  }, 60_000);
 });
