@@ -171,6 +171,24 @@ describe('sidecar HTTP engine', () => {
     expect((await Promise.all(pending)).map((r) => r.status)).toEqual([200, 200]);
   });
 
+  it('lets max_pending_requests wait for a busy HTTP/1.1 connection and rejects the rest at once', async () => {
+    const held: http.ServerResponse[] = [];
+    const hold = await backend((_req, res) => held.push(res));
+    backends.push(hold);
+    await apply(config(port, table({ clusters: [{ name: 'p', weight: 1 }] }), [cluster('p', { circuitBreaker: { maxConnections: 1, maxPendingRequests: 1 } })], { p: assignment(hold.port) }));
+    const first = get();
+    await expect.poll(() => held.length).toBe(1);
+    const waiting = get();
+    await new Promise((r) => setTimeout(r, 50));
+    const rejected = await get();
+    expect(rejected.status).toBe(503);
+    expect(rejected.body).toContain('pending');
+    held[0]!.end('one');
+    await expect.poll(() => held.length).toBe(2);
+    held[1]!.end('two');
+    expect([(await first).body, (await waiting).body]).toEqual(['one', 'two']);
+  });
+
   it('ejects an endpoint after consecutive 5xx and stops sending it traffic', async () => {
     const bad = await backend((_req, res) => {
       res.writeHead(500);

@@ -110,13 +110,26 @@ export async function proxyHttpRequest(context: HttpProxyContext, request: Downs
     context.observer.breakerRejected(cluster.name, 'requests');
     return localReply(response, 503, 'upstream overflow: circuit breaker open', { 'x-envoy-overloaded': 'true' });
   }
+  // HTTP/1.1 carries one request per connection: beyond max_connections busy ones, a request waits
+  // for a connection, and only max_pending_requests may wait. (HTTP/2 multiplexes: nothing waits.)
+  let pending: { release(): void } | undefined;
+  if (!cluster.settings.http2 && cluster.breaker.inUse('requests') > cluster.breaker.limit('connections')) {
+    const slot = cluster.breaker.tryAcquire('pending-requests');
+    if (!slot.admitted) {
+      admission.release();
+      exchange.flags.push('UO');
+      context.observer.breakerRejected(cluster.name, 'pending-requests');
+      return localReply(response, 503, 'upstream overflow: too many pending requests', { 'x-envoy-overloaded': 'true' });
+    }
+    pending = slot;
+  }
   try {
     const trace = childTraceparent(headerValue(headers, 'traceparent'));
     exchange.traceId = trace.traceId;
     const upstreamHeaders = forwardedHeaders(context, headers, trace.traceparent);
     body = new ReplayableBody(request.readableEnded ? undefined : request, context.replayLimitBytes);
     const upstreamRequest: UpstreamRequest = { method, path, authority, headers: upstreamHeaders, body };
-    const result = await attempts(context, cluster, route, upstreamRequest, exchange, request);
+    const result = await attempts(context, cluster, route, upstreamRequest, exchange, request, () => pending?.release());
     if (response.destroyed || response.writableEnded) {
       if (result.kind === 'response') result.abort();
       return;
@@ -124,12 +137,22 @@ export async function proxyHttpRequest(context: HttpProxyContext, request: Downs
     if (result.kind === 'response') await forwardResponse(response, result, exchange, routeDeadline(route, exchange.startedAt));
     else failureReply(response, result.kind, exchange);
   } finally {
+    pending?.release();
     admission.release();
   }
 }
 
 /** Attempts until one is final: a response not to retry, or no retry left. */
-async function attempts(context: HttpProxyContext, cluster: ClusterRuntime, route: RouteAction, request: UpstreamRequest, exchange: Exchange, downstream: DownstreamRequest): Promise<AttemptResult> {
+async function attempts(
+  context: HttpProxyContext,
+  cluster: ClusterRuntime,
+  route: RouteAction,
+  request: UpstreamRequest,
+  exchange: Exchange,
+  downstream: DownstreamRequest,
+  /** Called when the first attempt has its answer: the request no longer waits for a connection. */
+  started: () => void,
+): Promise<AttemptResult> {
   const deadline = requestDeadline(exchange.startedAt, route.timeouts);
   const retry = route.retry;
   const tried = new Set<string>();
@@ -147,6 +170,7 @@ async function attempts(context: HttpProxyContext, cluster: ClusterRuntime, rout
     exchange.attempts += 1;
     const timeoutMs = attemptTimeoutMs(deadline, performance.now(), route.timeouts);
     result = await sendAttempt(cluster, host, request, timeoutMs);
+    started();
     recordOutlier(context, cluster, host, result);
     if (aborted) return result;
     const outcome = attemptOutcome(result);
