@@ -6,6 +6,9 @@
  * tenant that is not placed in its zone.
  */
 import tls from 'node:tls';
+import { Registry } from 'prom-client';
+import { SvidManager, type Svid } from '../../gateway/certs/index.js';
+import { createLogger } from '../../core/log.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../../gateway/main.js';
 import type { RunningZoneCp } from '../../zone-cp/main.js';
@@ -152,6 +155,50 @@ describe('cross-zone traffic through the east-west ingress', () => {
     const status = (await (await fetch(`${web.url}/status`)).json()) as { clusters: Array<{ name: string; load: { total: number[] } }> };
     return status.clusters.find((c) => c.name === cluster)?.load.total.reduce((a, b) => a + b, 0) ?? 0;
   }
+
+  /** A workload SVID from zone-a. */
+  async function svidFor(tenant: string, serviceAccount: string): Promise<Svid> {
+    const a = zones[0]!;
+    const manager = new SvidManager({ address: a.zone.grpcAddress, caFile: a.zone.grpcCaFile, token: a.token(tenant, serviceAccount), registry: new Registry(), log: createLogger('test', 'silent') });
+    manager.start();
+    try {
+      return await manager.ready();
+    } finally {
+      await manager.stop();
+    }
+  }
+
+  /** Opens mTLS with `svid` to host:port (SNI `servername`) and sends an HTTP request; what happened. */
+  function mtlsAttempt(svid: Svid, host: string, port: number, servername?: string): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = tls.connect({ host, port, ...(servername ? { servername } : {}), cert: svid.certChainPem.join('\n'), key: svid.keyPem, ca: svid.trustBundlePem, checkServerIdentity: () => undefined });
+      let answer = '';
+      socket.once('secureConnect', () => socket.write('GET / HTTP/1.1\r\nhost: echo.demo.mesh\r\nconnection: close\r\n\r\n'));
+      socket.on('data', (c: Buffer) => (answer += c.toString()));
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
+      socket.once('close', () => resolve(answer ? `answer ${answer.split('\r\n')[0]}` : 'closed'));
+    });
+  }
+
+  it('keeps tenant B away from tenant A by every path: no route, no handshake with A\'s sidecar, none through A\'s ingress', async () => {
+    const globexApp = await EchoApp.start('globex-web');
+    apps.push(globexApp);
+    const globexSidecar = await startSidecar(zones[0]!, { tenant: 'globex', service: 'web', instance: 'gx-1', address: '127.0.0.81', port: 9000, appPort: globexApp.port, outboundAddress: '127.0.0.80' });
+    gateways.push(globexSidecar);
+    await eventually(async () => expect((await fetch(`${globexSidecar.url}/readyz`)).status).toBe(200), 20_000);
+    // 1. Its config knows nothing of acme: no listener for acme's port, or no route for acme's host.
+    const viaGlobex = await request('127.0.0.80', 8080, ECHO_HOST).then((r) => `status ${r.status}`, (e: NodeJS.ErrnoException) => `error ${e.code ?? e.message}`);
+    expect(viaGlobex).toMatch(/status 404|error ECONNREFUSED/);
+    // 2. Straight at acme's sidecar with globex's certificate: the handshake fails (neither trusts the other's root).
+    const svid = await svidFor('globex', 'intruder');
+    expect(await mtlsAttempt(svid, '127.0.0.51', 8080)).not.toMatch(/^answer/);
+    // (The same request with an acme identity is answered: the refusal is about the tenant.)
+    expect(await mtlsAttempt(await svidFor(TENANT, 'web'), '127.0.0.51', 8080)).toMatch(/^answer HTTP\/1.1 200/);
+    // 3. Through zone-b's ingress with acme's SNI: bytes reach acme's sidecar, whose handshake refuses globex.
+    expect(await mtlsAttempt(svid, '127.0.0.1', zones[1]!.ingressPort, '8080.echo.demo.acme.mesh')).not.toMatch(/^answer/);
+    // 4. And acme's own traffic is untouched.
+    expect((await viaWeb()).status).toBe(200);
+  }, 60_000);
 
   async function ingressRouted(zone: Zone): Promise<number> {
     const text = await (await fetch(`${zone.ingress!.url}/metrics`)).text();
