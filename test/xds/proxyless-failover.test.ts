@@ -265,7 +265,9 @@ describe('proxyless gRPC (grpc-js-xds) through the zone CP', () => {
     await configApplied('the plain route', (config) => {
       const route = routeOf(config);
       expect(route).toContain('"cluster"');
-      for (const field of ['weighted_clusters', 'max_stream_duration', 'retry_policy']) expect(route).not.toContain(field);
+      for (const field of ['weighted_clusters', 'max_stream_duration']) expect(route).not.toContain(field);
+      // Without a Retry policy, the default one (two retries, not the policy's three).
+      expect(route).toContain('"num_retries":{"value":2}');
     });
     await convergeTo(['a1']);
   }, 45_000);
@@ -343,14 +345,16 @@ describe('proxyless gRPC (grpc-js-xds) through the zone CP', () => {
 
   it('applies a Retry policy: a backend failing every other call with UNAVAILABLE is invisible to the client', async () => {
     const flaky = { request: { fail_every: 2 }, deadlineMs: 5000 };
-    // Without the policy, every other call fails.
+    // meshfed's default retry covers UNAVAILABLE: a policy that retries only CANCELLED replaces it, and every other call fails.
+    await putPolicy('Retry', 'unavailable', { targetRef, attempts: 1, retryOn: ['cancelled'] });
+    await configApplied('route with the cancelled-only retry_policy', (config) => expect(routeOf(config)).toContain('"retry_on":"cancelled"'));
     await measure(20, (r) => {
       expect(r.errors.UNAVAILABLE ?? 0, 'failures without retries').toBeGreaterThan(0);
       expect(Object.keys(r.errors)).toEqual(['UNAVAILABLE']);
       expect(r.byBackend.a1 ?? 0, 'successes without retries').toBeGreaterThan(0);
     }, flaky);
     await putPolicy('Retry', 'unavailable', { targetRef, attempts: 3, retryOn: ['unavailable'] });
-    await configApplied('route with retry_policy', (config) => expect(routeOf(config)).toContain('retry_policy'));
+    await configApplied('route with the policy\'s retry_policy', (config) => expect(routeOf(config)).toContain('"num_retries":{"value":3}'));
     const servedBefore = backends.a1!.served;
     await measure(40, (r) => {
       expect(r.errors).toEqual({});
