@@ -56,6 +56,7 @@ export function responseCodeClass(status: number): string {
 export class ProxyMetrics {
   private readonly requests: Counter<RequestLabel | 'response_code'>;
   private readonly durations: Histogram<RequestLabel | 'response_code_class'>;
+  private readonly requestChildren = new Map<string, { count: { inc(): void }; duration: { observe(value: number): void } }>();
   private readonly retries: Counter<'cluster'>;
   private readonly ejections: Counter<'cluster' | 'reason'>;
   private readonly breakerRejections: Counter<'cluster' | 'resource'>;
@@ -135,14 +136,24 @@ export class ProxyMetrics {
 
   /** One HTTP request answered (by an upstream or by the proxy itself). */
   requestCompleted(request: CompletedRequest): void {
-    const labels = {
-      direction: request.direction,
-      source_service: request.sourceService ?? UNKNOWN,
-      destination_service: request.destinationService ?? UNKNOWN,
-      destination_zone: request.destinationZone ?? UNKNOWN,
-    };
-    this.requests.inc({ ...labels, response_code: String(request.status) });
-    this.durations.observe({ ...labels, response_code_class: responseCodeClass(request.status) }, request.durationSeconds);
+    // On the request path: the labelled children are looked up once per label set, not built per request.
+    const key = `${request.direction}|${request.sourceService ?? ''}|${request.destinationService ?? ''}|${request.destinationZone ?? ''}|${request.status}`;
+    let children = this.requestChildren.get(key);
+    if (!children) {
+      const labels = {
+        direction: request.direction,
+        source_service: request.sourceService ?? UNKNOWN,
+        destination_service: request.destinationService ?? UNKNOWN,
+        destination_zone: request.destinationZone ?? UNKNOWN,
+      };
+      children = {
+        count: this.requests.labels({ ...labels, response_code: String(request.status) }),
+        duration: this.durations.labels({ ...labels, response_code_class: responseCodeClass(request.status) }),
+      };
+      this.requestChildren.set(key, children);
+    }
+    children.count.inc();
+    children.duration.observe(request.durationSeconds);
   }
 
   /** An upstream attempt that was a retry (not the first attempt). */

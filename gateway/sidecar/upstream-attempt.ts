@@ -40,15 +40,18 @@ export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection
 
 /** Headers of `headers` that may cross a hop (also the names listed in `Connection`), pseudo-headers dropped. Pure. */
 export function endToEndHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const listed = new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((v) => v.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  const listed = headers.connection
+    ? new Set(
+        String(headers.connection)
+          .split(',')
+          .map((v) => v.trim().toLowerCase())
+          .filter(Boolean),
+      )
+    : undefined;
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || name.startsWith(':') || HOP_BY_HOP.has(name) || listed.has(name)) continue;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
     out[name] = value;
   }
   // gRPC needs `te: trailers` end to end; it is the one value HTTP/2 allows.
