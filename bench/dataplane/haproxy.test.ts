@@ -28,6 +28,7 @@ const roles: Record<string, HaproxyRole> = {
     tls: { listen: { caFile: '/x/ca.pem', crtFile: '/x/server.pem' }, upstream: { caFile: '/x/ca.pem', crtFile: '/x/client.pem', serverName: 'upstream.bench.mesh' } },
   },
   'tcp by SNI': { kind: 'proxy', mode: 'tcp', listen, upstream, sniSuffix: '.bench.mesh' },
+  'respond over TLS': { kind: 'respond', listen, body: 'ok', tls: { crtFile: '/x/server.pem' } },
 };
 
 describe('renderHaproxyConfig', () => {
@@ -46,6 +47,9 @@ describe('renderHaproxyConfig', () => {
   });
   it('answers by itself as the backend', () => {
     expect(renderHaproxyConfig('t', roles.respond!)).toContain('http-request return status 200 content-type text/plain string ok');
+  });
+  it('answers over TLS as the TLS targets\' backend, asking no client certificate', () => {
+    expect(renderHaproxyConfig('t', roles['respond over TLS']!)).toContain('bind 127.0.0.1:18001 ssl crt /x/server.pem alpn http/1.1\n');
   });
   it('routes by SNI when asked', () => {
     expect(renderHaproxyConfig('t', roles['tcp by SNI']!)).toContain('use_backend out if { req_ssl_sni -m end .bench.mesh }');

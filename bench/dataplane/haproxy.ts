@@ -24,8 +24,8 @@ export interface HopTls {
 }
 
 export type HaproxyRole =
-  /** Answers every request itself with 200 "ok": the bench's backend. */
-  | { kind: 'respond'; listen: Address; body: string }
+  /** Answers every request itself with 200 "ok": the bench's backend; with `tls`, over TLS (no client certificate asked). */
+  | { kind: 'respond'; listen: Address; body: string; tls?: { crtFile: string } }
   /** One hop. `tls.listen`: terminate mTLS (client certificate required); `tls.upstream`: originate mTLS. */
   | {
       kind: 'proxy';
@@ -59,7 +59,10 @@ export function renderHaproxyConfig(name: string, role: HaproxyRole): string {
     );
   }
   const listenTls = role.kind === 'proxy' && role.tls?.listen;
-  const bind = `  bind ${role.listen.host}:${role.listen.port}${listenTls ? ` ssl crt ${listenTls.crtFile} ca-file ${listenTls.caFile} verify required alpn http/1.1` : ''}`;
+  const respondTls = role.kind === 'respond' && role.tls;
+  const bind = `  bind ${role.listen.host}:${role.listen.port}${
+    listenTls ? ` ssl crt ${listenTls.crtFile} ca-file ${listenTls.caFile} verify required alpn http/1.1` : respondTls ? ` ssl crt ${respondTls.crtFile} alpn http/1.1` : ''
+  }`;
   lines.push('frontend in', bind);
   if (role.kind === 'respond') {
     lines.push(`  http-request return status 200 content-type text/plain string ${role.body}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { median, parseH2loadLog, parseH2loadSummary, parseWrk, percentile, planFixedRate, summarizeLatency } from './load.js';
+import { h2loadArgs, h2loadMaxArgs, maxLoadTool, median, parseH2loadFinished, parseH2loadLog, parseH2loadSummary, parseWrk, percentile, planFixedRate, summarizeLatency, wrkArgs } from './load.js';
 
 describe('planFixedRate', () => {
   it('opens the connections evenly over one send interval', () => {
@@ -57,6 +57,29 @@ Requests/sec:  31079.05
 Transfer/sec:      1.96MB
 `;
     expect(parseWrk(out)).toEqual({ requests: 93334, seconds: 3, perSecond: 31079.05, p50Ms: 0.841, p99Ms: 1020, errors: 9 });
+  });
+});
+
+describe('targets requested by a name that does not resolve', () => {
+  const connectTo = { host: '127.0.33.14', port: 8080 };
+  it('h2load connects elsewhere and keeps the name in its URL (Host, SNI)', () => {
+    const args = h2loadArgs(planFixedRate(1000, 50, 1), 'http://svc.bench.mesh:8080/', '/tmp/log', connectTo);
+    expect(args.slice(-3)).toEqual(['--connect-to', '127.0.33.14:8080', 'http://svc.bench.mesh:8080/']);
+    expect(h2loadArgs(planFixedRate(1000, 50, 1), 'http://127.0.0.1:1/', '/tmp/log')).not.toContain('--connect-to');
+  });
+  it('wrk gets the address in its URL and the name as Host', () => {
+    const args = wrkArgs({ url: 'http://svc.bench.mesh:8080/', connectTo, seconds: 3, connections: 64, threads: 1 });
+    expect(args.slice(-3)).toEqual(['-H', 'Host: svc.bench.mesh:8080', 'http://127.0.33.14:8080/']);
+  });
+  it('https targets get h2load closed loop for their maximum (wrk sends the URL host as SNI and must resolve it)', () => {
+    expect(maxLoadTool('https://8443.svc-tls.bench.bench.mesh:8443/')).toBe('h2load');
+    expect(maxLoadTool('http://127.0.0.1:1/')).toBe('wrk');
+    const args = h2loadMaxArgs({ url: 'https://x.mesh:1/', connectTo, seconds: 10, connections: 64, threads: 1 }, '/tmp/log');
+    expect(args).toEqual(['--h1', '-c', '64', '-t', '1', '-D', '10', '-N', '10s', '--log-file', '/tmp/log', '--connect-to', '127.0.33.14:8080', 'https://x.mesh:1/']);
+  });
+  it('reads h2load\'s throughput line', () => {
+    expect(parseH2loadFinished('finished in 2.01s, 32752.50 req/s, 2.06MB/s\n')).toEqual({ seconds: 2.01, perSecond: 32752.5 });
+    expect(parseH2loadFinished('nothing')).toBeUndefined();
   });
 });
 

@@ -23,9 +23,17 @@
  * the default 50 req/s per connection (20 ms apart) that only hides stalls
  * longer than 20 ms; the achieved rate shows it (below target).
  *
- * Maximum throughput: wrk (closed loop, `-t1 -c64` by default).
+ * Maximum throughput: wrk (closed loop, `-t1 -c64` by default); for https
+ * targets h2load closed loop (`-c64 -t1 -D`), since wrk connects to the
+ * URL's host and sends it as SNI, and the TLS targets are requested by a
+ * mesh name that does not resolve (h2load has `--connect-to`).
+ *
+ * A target requested by a name that does not resolve (`connectTo` set):
+ * h2load gets `--connect-to host:port` and the name in its URL (Host
+ * header, SNI); wrk gets the address in its URL and the name as `Host`.
  */
 import { readFile, rm } from 'node:fs/promises';
+import type { Address } from './haproxy.js';
 import { runTool } from './processes.js';
 
 // ---------------------------------------------------------------- stats
@@ -159,8 +167,10 @@ export interface FixedRateResult extends LatencySummary {
   args: string[];
 }
 
+const connectToArgs = (connectTo: Address | undefined) => (connectTo ? ['--connect-to', `${connectTo.host}:${connectTo.port}`] : []);
+
 /** The h2load command line of a plan (run with LIBEV_FLAGS=1). */
-export function h2loadArgs(plan: FixedRatePlan, url: string, logFile: string): string[] {
+export function h2loadArgs(plan: FixedRatePlan, url: string, logFile: string, connectTo?: Address): string[] {
   return [
     '--h1',
     '-c', String(plan.connections),
@@ -170,20 +180,36 @@ export function h2loadArgs(plan: FixedRatePlan, url: string, logFile: string): s
     '-n', String(plan.requests),
     '-N', '10s', // a connection silent this long is dropped: a dead proxy does not hang the bench
     '--log-file', logFile,
+    ...connectToArgs(connectTo),
     url,
   ];
 }
 
-/** The wrk command line. */
-export function wrkArgs(options: { url: string; seconds: number; connections: number; threads: number }): string[] {
-  return ['-t', String(options.threads), '-c', String(options.connections), '-d', `${options.seconds}s`, '--timeout', '5s', '--latency', options.url];
+export interface MaxLoadOptions {
+  url: string;
+  connectTo?: Address;
+  seconds: number;
+  connections: number;
+  threads: number;
+}
+
+/** The wrk command line (http only). */
+export function wrkArgs(options: MaxLoadOptions): string[] {
+  const { url, connectTo } = options;
+  const target = connectTo ? ['-H', `Host: ${new URL(url).host}`, `http://${connectTo.host}:${connectTo.port}${new URL(url).pathname}`] : [url];
+  return ['-t', String(options.threads), '-c', String(options.connections), '-d', `${options.seconds}s`, '--timeout', '5s', '--latency', ...target];
+}
+
+/** The h2load closed-loop command line (https targets' maximum throughput). */
+export function h2loadMaxArgs(options: MaxLoadOptions, logFile: string): string[] {
+  return ['--h1', '-c', String(options.connections), '-t', String(options.threads), '-D', String(options.seconds), '-N', '10s', '--log-file', logFile, ...connectToArgs(options.connectTo), options.url];
 }
 
 /** One fixed-rate run: `warmupSeconds + seconds` of load at `rate`, latency of the last `seconds`. */
-export async function runFixedRate(options: { url: string; rate: number; seconds: number; warmupSeconds: number; perConnection: number; logFile: string }): Promise<FixedRateResult> {
+export async function runFixedRate(options: { url: string; connectTo?: Address; rate: number; seconds: number; warmupSeconds: number; perConnection: number; logFile: string }): Promise<FixedRateResult> {
   const plan = planFixedRate(options.rate, options.perConnection, options.warmupSeconds + options.seconds);
   if (plan.connections > 900) throw new Error(`${plan.connections} connections: more than select() handles (LIBEV_FLAGS=1); raise --rps-per-connection`);
-  const args = h2loadArgs(plan, options.url, options.logFile);
+  const args = h2loadArgs(plan, options.url, options.logFile, options.connectTo);
   await rm(options.logFile, { force: true }); // h2load appends
   const planned = options.warmupSeconds + options.seconds;
   const result = await runTool('h2load', args, { env: { ...process.env, LIBEV_FLAGS: '1' }, timeoutMs: (planned * 3 + 30) * 1000 });
@@ -237,7 +263,43 @@ export function parseWrk(stdout: string): Omit<WrkResult, 'args'> | undefined {
   };
 }
 
-export async function runMaxThroughput(options: { url: string; seconds: number; connections: number; threads: number }): Promise<WrkResult> {
+/** The closed-loop tool for a URL: wrk, or h2load for https (see the header). */
+export const maxLoadTool = (url: string): 'wrk' | 'h2load' => (url.startsWith('https:') ? 'h2load' : 'wrk');
+
+/** h2load's "finished in 10.00s, 12345.67 req/s, …" line. */
+export function parseH2loadFinished(stdout: string): { seconds: number; perSecond: number } | undefined {
+  const m = /finished in ([\d.]+)(us|ms|s|m), ([\d.]+) req\/s/.exec(stdout);
+  return m ? { seconds: toMs(m[1]!, m[2]!) / 1000, perSecond: Number(m[3]) } : undefined;
+}
+
+/** Maximum throughput, closed loop: wrk, or h2load for https targets (same connections and threads). */
+export async function runMaxThroughput(options: MaxLoadOptions & { logFile: string }): Promise<WrkResult> {
+  return maxLoadTool(options.url) === 'h2load' ? runH2loadMax(options) : runWrk(options);
+}
+
+async function runH2loadMax(options: MaxLoadOptions & { logFile: string }): Promise<WrkResult> {
+  const args = h2loadMaxArgs(options, options.logFile);
+  await rm(options.logFile, { force: true }); // h2load appends
+  const result = await runTool('h2load', args, { timeoutMs: (options.seconds * 2 + 30) * 1000 });
+  if (result.timedOut) throw new Error(`h2load ${args.join(' ')}: still running after ${options.seconds * 2 + 30} s; killed`);
+  const finished = parseH2loadFinished(result.stdout);
+  const counts = parseH2loadSummary(result.stdout);
+  if (result.code !== 0 || !finished || !counts) throw new Error(`h2load ${args.join(' ')}: exit ${result.code ?? result.signal}: ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' | ')}`);
+  const logged = parseH2loadLog(await readFile(options.logFile, 'utf8').catch(() => ''));
+  await rm(options.logFile, { force: true });
+  const durations = Float64Array.from(logged.filter((r) => r.status >= 200 && r.status < 300), (r) => r.durationUs / 1000).sort();
+  return {
+    requests: counts.done,
+    seconds: finished.seconds,
+    perSecond: finished.perSecond,
+    p50Ms: percentile(durations, 0.5),
+    p99Ms: percentile(durations, 0.99),
+    errors: counts.failed + (counts.succeeded - counts.status2xx), // failed = errored + timed out + 4xx/5xx; plus 3xx
+    args,
+  };
+}
+
+async function runWrk(options: MaxLoadOptions): Promise<WrkResult> {
   const args = wrkArgs(options);
   const result = await runTool('wrk', args, { timeoutMs: (options.seconds * 2 + 30) * 1000 });
   if (result.timedOut) throw new Error(`wrk ${args.join(' ')}: still running after ${options.seconds * 2 + 30} s; killed`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FixedRateResult, WrkResult } from './load.js';
-import { aimLines, fixedRateTables, maxThroughputTable, type MaxSample, type RateSample, type ReportTarget } from './report.js';
+import { aimLines, fixedRateTables, maxThroughputTable, perHopTable, type MaxSample, type RateSample, type ReportTarget } from './report.js';
 
 const targets: ReportTarget[] = [
   { name: 'direct', path: 'load → backend' },
@@ -40,9 +40,35 @@ describe('report', () => {
     expect(row[4]).toBe('0.80×');
   });
 
-  it('checks the aims that were measured', () => {
-    const lines = aimLines(targets, samples, [], [1000]).join('\n');
-    expect(lines).toContain('**sidecar**: 1,000 req/s: 0.600 ms (NOT met)');
+  it('estimates one sidecar hop as half the sidecar pair, and says so', () => {
+    const pair: ReportTarget[] = [targets[0]!, { name: 'haproxy-http-2hops-mtls', path: '…' }, { name: 'sidecar-sidecar', path: '…', reference: 'haproxy-http-2hops-mtls' }];
+    const pairSamples = [rate(1, 'direct', 0.1, Number.NaN), rate(1, 'haproxy-http-2hops-mtls', 0.5, 1), rate(1, 'sidecar-sidecar', 1.3, 1)];
+    const lines = aimLines(pair, pairSamples, [], [1000]).join('\n');
+    expect(lines).toContain('**sidecar-sidecar added p50 ÷ 2** (an estimate: a single meshfed hop cannot be measured alone): 1,000 req/s: 0.600 ms (NOT met)');
+    expect(lines).toContain('haproxy-http-2hops-mtls added p50 ÷ 2: 1,000 req/s: 0.200 ms');
     expect(lines).toContain('ingress: not measured');
+  });
+
+  it('measures TLS targets against their own baseline, and checks the ingress aim', () => {
+    const tls: ReportTarget[] = [
+      { name: 'direct-tls', path: '…', isBaseline: true },
+      { name: 'haproxy-tcp-tls', path: '…', baseline: 'direct-tls' },
+      { name: 'ingress-tls', path: '…', reference: 'haproxy-tcp-tls', baseline: 'direct-tls' },
+    ];
+    const tlsSamples = [rate(1, 'direct-tls', 0.2, Number.NaN), rate(1, 'haproxy-tcp-tls', 0.3, 20_000), rate(1, 'ingress-tls', 0.5, 60_000)];
+    const row = cells(fixedRateTables(tls, tlsSamples, [1000]).find((l) => l.startsWith('| ingress-tls'))!);
+    expect(row[5]).toBe('0.300'); // 0.5 − 0.2
+    expect(row[7]).toBe('3.00×'); // 0.3 ÷ 0.1
+    const maxes = [max(1, 'direct-tls', 20_000), max(1, 'haproxy-tcp-tls', 10_000), max(1, 'ingress-tls', 9_000)];
+    expect(cells(maxThroughputTable(tls, maxes, 'h2load').find((l) => l.startsWith('| ingress-tls'))!)[3]).toBe('0.45×');
+    expect(aimLines(tls, tlsSamples, maxes, [1000]).join('\n')).toContain("the ingress passes ≥ 80 % of HAProxy's TCP throughput — **ingress-tls** vs haproxy-tcp-tls: 90 % (met)");
+  });
+
+  it('shows CPU per hop', () => {
+    const s = rate(1, 'sidecar', 0.5, 60_000);
+    s.cpu.hops = [{ role: 'client sidecar', micros: 35_000 }, { role: 'server sidecar', micros: 25_000 }];
+    const lines = perHopTable(targets, [s], [], [1000]);
+    expect(lines).toContain('| sidecar | 1,000 req/s | client sidecar 35.0 · server sidecar 25.0 | 60.0 |');
+    expect(perHopTable(targets, [rate(1, 'haproxy-http', 0.3, 30_000)], [], [1000])).toEqual([]);
   });
 });

@@ -17,7 +17,9 @@
  * the load generator (/proc utime+stime, ./proc.ts) per request.
  *
  * Tables (stdout, Markdown): medians over rounds, latency added over `direct`
- * and ratios against each target's HAProxy reference, taken per round.
+ * (`direct-tls` for the TLS targets) and ratios against each target's HAProxy
+ * reference, taken per round; CPU per hop; the aims. `--profile <dir>` runs
+ * the gateways under `node --cpu-prof` and adds their hot spots (./profile.ts).
  * Progress goes to stderr. Needs `haproxy`, `h2load` and `wrk` (Debian:
  * `apt-get install -y haproxy nghttp2-client wrk`); not run in CI.
  */
@@ -29,12 +31,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { BACKEND_BODY, BACKEND_KINDS, startBackend, type Backend, type BackendKind } from './backend.js';
-import { h2loadArgs, planFixedRate, runFixedRate, runMaxThroughput, wrkArgs } from './load.js';
-import { NOT_WIRED } from './meshfed-targets.js';
+import { getOnce } from './http-check.js';
+import { h2loadArgs, h2loadMaxArgs, maxLoadTool, planFixedRate, runFixedRate, runMaxThroughput, wrkArgs } from './load.js';
+import { DROPPED_TARGETS, NOT_WIRED } from './meshfed-targets.js';
 import { machineBusyMicros, processesCpuMicros, reapedChildrenCpuMicros } from './proc.js';
 import { killAllNow, runningPids } from './processes.js';
-import { aimLines, everyRoundTable, fixedRateTables, fmt, maxThroughputTable, othersCores, type Cpu, type MaxSample, type RateSample, type ReportTarget } from './report.js';
-import { ALL_TARGETS, startTarget, type Target, type TargetSpec } from './targets.js';
+import { profileReport } from './profile.js';
+import { aimLines, everyRoundTable, fixedRateTables, fmt, maxThroughputTable, othersCores, perHopTable, type Cpu, type MaxSample, type RateSample, type ReportTarget } from './report.js';
+import { ALL_TARGETS, SharedResources, startTarget, type Target, type TargetSpec } from './targets.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -51,11 +55,13 @@ const list = <T>(parse: (s: string) => T) => (text: string): T[] => text.split('
 
 const program = new Command('bench/dataplane/run.ts')
   .description(
-    'Latency added by a proxy hop at fixed rates (p50/p99, h2load open loop) and maximum throughput (wrk), with CPU µs per request, ' +
+    'Latency added by a proxy hop at fixed rates (p50/p99, h2load open loop) and maximum throughput (wrk; h2load closed loop for https targets), with CPU µs per request, ' +
       'for direct, HAProxy hops and meshfed gateways; ratios against direct and against HAProxy doing the same hop, measured in the same run. ' +
-      'Needs haproxy, h2load and wrk: apt-get install -y haproxy nghttp2-client wrk',
+      'meshfed targets start a mesh (redis-server, nats-server, control planes in this process, gateways as processes). ' +
+      `There is no "sidecar" target: ${DROPPED_TARGETS.sidecar} ` +
+      'Needs haproxy, h2load and wrk (apt-get install -y haproxy nghttp2-client wrk), and for meshfed targets redis-server and nats-server',
   )
-  .option('--targets <list>', `comma-separated, or "all": ${ALL_TARGETS.map((t) => t.name).join(', ')} (direct and each target's HAProxy reference are added when missing)`, 'all')
+  .option('--targets <list>', `comma-separated, or "all": ${ALL_TARGETS.map((t) => t.name).join(', ')} (direct, and each target's HAProxy reference and baseline, are added when missing)`, 'all')
   .option('--rates <list>', 'fixed rates in req/s, comma-separated', list(wholeNumber(1)), [1000, 5000])
   .option('--duration <s>', 'measured seconds per fixed-rate run', wholeNumber(1), 10)
   .option('--warmup <s>', 'seconds at the rate before measuring (cut from the per-request log)', wholeNumber(0), 2)
@@ -69,6 +75,7 @@ const program = new Command('bench/dataplane/run.ts')
     return v as BackendKind;
   }, 'haproxy' as BackendKind)
   .option('--max-seconds <n>', 'stop measuring after this long (the run then fails)', wholeNumber(1), 3600)
+  .option('--profile <dir>', 'run the meshfed gateways under node --cpu-prof, profiles kept in <dir>, and report their hot spots (inflates their CPU figures)')
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
   .parse();
 
@@ -84,6 +91,7 @@ interface Flags {
   rounds: number;
   backend: BackendKind;
   maxSeconds: number;
+  profile?: string;
 }
 const flags = program.opts<Flags>();
 
@@ -94,16 +102,27 @@ function selectTargets(text: string): TargetSpec[] {
   const byName = new Map(ALL_TARGETS.map((t) => [t.name, t]));
   const wanted = new Set(text === 'all' ? ALL_TARGETS.map((t) => t.name) : text.split(',').map((s) => s.trim()).filter(Boolean));
   for (const name of wanted) {
+    if (DROPPED_TARGETS[name]) {
+      console.error(`--targets: there is no "${name}" target: ${DROPPED_TARGETS[name]}`);
+      process.exit(2);
+    }
     if (!byName.has(name)) {
       console.error(`--targets: unknown target "${name}" (known: ${[...byName.keys()].join(', ')})`);
       process.exit(2);
     }
   }
   for (const name of [...wanted]) {
-    const reference = byName.get(name)!.reference;
+    const { reference, baseline } = byName.get(name)!;
     if (reference && !wanted.has(reference)) {
       log(`adding ${reference}: the HAProxy reference of ${name}`);
       wanted.add(reference);
+    }
+    const baselineOfReference = reference ? byName.get(reference)?.baseline : undefined;
+    for (const b of [baseline, baselineOfReference]) {
+      if (b && !wanted.has(b)) {
+        log(`adding ${b}: ${name}'s added latency is measured against it`);
+        wanted.add(b);
+      }
     }
   }
   if (!wanted.has('direct')) {
@@ -157,18 +176,22 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+const via = (target: Target) => (target.connectTo ? ` via ${target.connectTo.host}:${target.connectTo.port}` : '');
+
 /** One GET through the target: 200 and the backend's body, or it is mis-wired. */
 async function smokeCheck(target: Target): Promise<void> {
-  const response = await fetch(target.url, { signal: AbortSignal.timeout(5000) }).catch((e: Error) => {
-    throw new Error(`${target.name}: GET ${target.url}: ${e.message}`);
+  const { status, body } = await getOnce(target.url, target.connectTo).catch((e: Error) => {
+    throw new Error(`${target.name}: GET ${target.url}${via(target)}: ${e.message}`);
   });
-  const body = await response.text();
-  if (response.status !== 200 || body !== BACKEND_BODY) throw new Error(`${target.name}: GET ${target.url}: HTTP ${response.status} "${body.slice(0, 100)}", expected 200 "${BACKEND_BODY}"`);
+  if (status !== 200 || body !== BACKEND_BODY) throw new Error(`${target.name}: GET ${target.url}${via(target)}: HTTP ${status} "${body.slice(0, 100)}", expected 200 "${BACKEND_BODY}"`);
 }
 
 async function measured<T>(target: Target, backend: Backend, run: () => Promise<T>): Promise<{ value: T; cpu: Cpu }> {
+  const backendPids = target.backendPids?.() ?? backend.pids();
+  const hops = target.hops();
+  const hops0 = hops.map((h) => processesCpuMicros([h.pid]));
   const proxy0 = processesCpuMicros(target.pids());
-  const backend0 = processesCpuMicros(backend.pids());
+  const backend0 = processesCpuMicros(backendPids);
   const load0 = reapedChildrenCpuMicros();
   const machine0 = machineBusyMicros();
   const own0 = process.cpuUsage();
@@ -177,10 +200,17 @@ async function measured<T>(target: Target, backend: Backend, run: () => Promise<
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const own = process.cpuUsage(own0);
   const proxy = target.pids().length ? processesCpuMicros(target.pids()) - proxy0 : Number.NaN;
-  const backendCpu = processesCpuMicros(backend.pids()) - backend0;
+  const backendCpu = processesCpuMicros(backendPids) - backend0;
   const loadGenerator = reapedChildrenCpuMicros() - load0;
   const ours = (Number.isNaN(proxy) ? 0 : proxy) + backendCpu + loadGenerator + own.user + own.system;
-  const cpu: Cpu = { proxy, backend: backendCpu, loadGenerator, others: Math.max(0, machineBusyMicros() - machine0 - ours), wallMs };
+  const cpu: Cpu = {
+    proxy,
+    backend: backendCpu,
+    loadGenerator,
+    others: Math.max(0, machineBusyMicros() - machine0 - ours),
+    wallMs,
+    ...(hops.length ? { hops: hops.map((h, i) => ({ role: h.role, micros: processesCpuMicros([h.pid]) - hops0[i]! })) } : {}),
+  };
   return { value, cpu };
 }
 
@@ -203,6 +233,7 @@ async function main(): Promise<number> {
 
   const root = await mkdtemp(join(tmpdir(), 'meshfed-bench-dataplane-'));
   tempRoot = root;
+  const shared = new SharedResources(root);
   const running: Array<{ spec: TargetSpec; target: Target }> = [];
   const skipped: string[] = [];
   const rateSamples: RateSample[] = [];
@@ -225,7 +256,7 @@ async function main(): Promise<number> {
     for (const spec of specs) {
       if (stopNow()) break;
       try {
-        const target = await startTarget(spec, root, backend, log);
+        const target = await startTarget(spec, root, backend, shared, log, flags.profile);
         running.push({ spec, target });
         await smokeCheck(target);
         log(`${spec.name}: ${target.url} answers 200 "${BACKEND_BODY}"${target.pids().length ? `; proxy pid(s) ${target.pids().join(', ')}` : ''}`);
@@ -239,6 +270,11 @@ async function main(): Promise<number> {
       }
     }
 
+    if (flags.profile) {
+      // Profiles cover the measurements, not the start-up: each Node proxy's profiler starts now and stops when it exits.
+      for (const { target } of running) target.startProfiling?.();
+      log(`profiling the meshfed gateways from now until they stop; profiles in ${flags.profile}`);
+    }
     for (let round = 1; round <= flags.rounds && !stopNow(); round++) {
       const order = running.map((_, i) => running[(i + round - 1) % running.length]!);
       log(`round ${round}/${flags.rounds}: ${order.map((r) => r.spec.name).join(', ')}`);
@@ -246,7 +282,7 @@ async function main(): Promise<number> {
         for (const { spec, target } of order) {
           if (stopNow()) break;
           const { value: result, cpu } = await measured(target, backend, () =>
-            runFixedRate({ url: target.url, rate, seconds: flags.duration, warmupSeconds: flags.warmup, perConnection: flags.rpsPerConnection, logFile: join(root, `h2load-${spec.name}.log`) }),
+            runFixedRate({ url: target.url, ...(target.connectTo ? { connectTo: target.connectTo } : {}), rate, seconds: flags.duration, warmupSeconds: flags.warmup, perConnection: flags.rpsPerConnection, logFile: join(root, `h2load-${spec.name}.log`) }),
           );
           const sample: RateSample = { round, target: spec.name, rate, result, cpu, loadAvg: loadavg()[0]! };
           rateSamples.push(sample);
@@ -263,7 +299,14 @@ async function main(): Promise<number> {
         for (const { spec, target } of order) {
           if (stopNow()) break;
           const { value: result, cpu } = await measured(target, backend, () =>
-            runMaxThroughput({ url: target.url, seconds: flags.maxDuration, connections: flags.maxConnections, threads: flags.maxThreads }),
+            runMaxThroughput({
+              url: target.url,
+              ...(target.connectTo ? { connectTo: target.connectTo } : {}),
+              seconds: flags.maxDuration,
+              connections: flags.maxConnections,
+              threads: flags.maxThreads,
+              logFile: join(root, `h2load-max-${spec.name}.log`),
+            }),
           );
           maxSamples.push({ round, target: spec.name, result, cpu, loadAvg: loadavg()[0]! });
           if (result.errors > 0) failures.push(`${spec.name} max throughput, round ${round}: ${result.errors} error(s)`);
@@ -280,6 +323,7 @@ async function main(): Promise<number> {
   } finally {
     clearTimeout(watchdog);
     for (const { spec, target } of [...running].reverse()) await target.stop().catch((e: Error) => failures.push(`stopping ${spec.name}: ${e.message}`));
+    failures.push(...(await shared.stopAll()));
     await backend?.stop().catch((e: Error) => failures.push(`stopping the backend: ${e.message}`));
     await rm(root, { recursive: true, force: true });
     tempRoot = undefined;
@@ -289,7 +333,15 @@ async function main(): Promise<number> {
   }
 
   // ---------------------------------------------------------------- report (stdout)
-  const reportTargets: ReportTarget[] = running.map(({ spec }) => ({ name: spec.name, path: spec.path, ...(spec.reference ? { reference: spec.reference } : {}) }));
+  const reportTargets: ReportTarget[] = running.map(({ spec }) => ({
+    name: spec.name,
+    path: spec.path,
+    ...(spec.reference ? { reference: spec.reference } : {}),
+    ...(spec.baseline ? { baseline: spec.baseline } : {}),
+    ...(spec.isBaseline ? { isBaseline: true } : {}),
+  }));
+  const anyHttps = running.some(({ target }) => maxLoadTool(target.url) === 'h2load');
+  const maxLoad = { url: '<target url>', seconds: flags.maxDuration, connections: flags.maxConnections, threads: flags.maxThreads };
   const lines = [
     `Command: \`npx tsx bench/dataplane/run.ts ${process.argv.slice(2).join(' ')}\``.replace(/ `$/, '`'),
     '',
@@ -299,7 +351,9 @@ async function main(): Promise<number> {
       `${flags.warmup} s warm-up + ${flags.duration} s measured per run. Max: wrk -t${flags.maxThreads} -c${flags.maxConnections} -d${flags.maxDuration}s. ${flags.rounds} round(s), targets interleaved, order rotated per round.`,
     '',
     ...flags.rates.map((rate) => `- ${fmt(rate)} req/s: \`LIBEV_FLAGS=1 h2load ${h2loadArgs(planFixedRate(rate, flags.rpsPerConnection, flags.warmup + flags.duration), '<target url>', '<log>').join(' ')}\``),
-    ...(flags.maxDuration > 0 ? [`- max: \`wrk ${wrkArgs({ url: '<target url>', seconds: flags.maxDuration, connections: flags.maxConnections, threads: flags.maxThreads }).join(' ')}\``] : []),
+    ...(flags.maxDuration > 0 ? [`- max: \`wrk ${wrkArgs(maxLoad).join(' ')}\``] : []),
+    ...(flags.maxDuration > 0 && anyHttps ? [`- max, https targets (wrk cannot connect to another address than the URL's host, the SNI): \`h2load ${h2loadMaxArgs(maxLoad, '<log>').join(' ')}\``] : []),
+    '- targets requested by a mesh name (sidecars: Host `<service>.<namespace>.mesh:<port>`; TLS targets: SNI and Host `<port>.<service>.<namespace>.<tenant>.mesh`): h2load `--connect-to <address>`, wrk `-H Host:` with the address in its URL.',
     '',
     'CPU µs/req: /proc utime+stime delta of the process(es) over the run ÷ requests completed in it (warm-up included; 10 ms ticks).',
     '',
@@ -307,9 +361,11 @@ async function main(): Promise<number> {
     '|---|---|---|',
     ...reportTargets.map((t) => `| ${t.name} | ${t.path} | ${t.reference ?? '—'} |`),
     ...fixedRateTables(reportTargets, rateSamples, flags.rates),
-    ...maxThroughputTable(reportTargets, maxSamples, `wrk -t${flags.maxThreads} -c${flags.maxConnections} -d${flags.maxDuration}s`),
+    ...maxThroughputTable(reportTargets, maxSamples, `wrk -t${flags.maxThreads} -c${flags.maxConnections} -d${flags.maxDuration}s${anyHttps ? `; https targets: h2load --h1 -t${flags.maxThreads} -c${flags.maxConnections} -D ${flags.maxDuration}` : ''}`),
+    ...perHopTable(reportTargets, rateSamples, maxSamples, flags.rates),
     ...aimLines(reportTargets, rateSamples, maxSamples, flags.rates),
     ...everyRoundTable(rateSamples, maxSamples),
+    ...(flags.profile ? profileReport(flags.profile, ROOT) : []),
   ];
   if (skipped.length) lines.push('', `Not measured: ${skipped.join(', ')} — ${NOT_WIRED} (bench/dataplane/meshfed-targets.ts).`);
   console.log(lines.join('\n'));
