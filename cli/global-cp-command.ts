@@ -4,6 +4,7 @@ import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { meshfedVersion } from '../core/version.js';
 import { startGlobalCp } from '../global-cp/main.js';
+import { parseRedisTarget } from '../global-cp/store/redis-target.js';
 import { runAction, untilSignal } from './run.js';
 
 interface GlobalCpFlags {
@@ -24,7 +25,7 @@ export function globalCpCommand(): Command {
   return new Command('global-cp')
     .description('Run the global control plane: the REST API for zones, tenants, tokens and policies, stored in Redis.')
     .addOption(new Option('--listen <host:port>', 'address of the REST API').env('MESHFED_LISTEN').default('127.0.0.1:5681'))
-    .addOption(new Option('--redis <url>', 'Redis, the store of record').env('MESHFED_REDIS_URL').default('redis://127.0.0.1:6379'))
+    .addOption(new Option('--redis <url>', 'Redis, the store of record: redis://, rediss:// (TLS) or redis-sentinel:// (high availability, below)').env('MESHFED_REDIS_URL').default('redis://127.0.0.1:6379'))
     .addOption(new Option('--redis-prefix <prefix>', 'prefix of every Redis key (several federations can share one Redis)').env('MESHFED_REDIS_PREFIX').default('mf:'))
     .addOption(new Option('--nats <url>', 'NATS JetStream for federation to zone CPs (without it, federation is off)').env('MESHFED_NATS_URL'))
     .addOption(new Option('--federation-id <id>', 'prefix of every NATS bucket and subject (several federations can share one NATS)').env('MESHFED_FEDERATION_ID').default('meshfed'))
@@ -34,11 +35,23 @@ export function globalCpCommand(): Command {
     .addOption(new Option('--master-key-file <path>', 'required: 32-byte key (hex or base64) that seals tenant CA keys at rest; e.g. openssl rand -hex 32').env('MESHFED_MASTER_KEY_FILE'))
     .addOption(new Option('--admin-token-file <path>', 'file holding the admin token (else MESHFED_ADMIN_TOKEN)').env('MESHFED_ADMIN_TOKEN_FILE'))
     .addOption(new Option('--log-level <level>', 'log level').env('MESHFED_LOG_LEVEL').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-    .addHelpText('after', '\nThe admin token comes from --admin-token-file or the MESHFED_ADMIN_TOKEN environment variable; it is never logged.')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The admin token comes from --admin-token-file or the MESHFED_ADMIN_TOKEN environment variable; it is never logged.',
+        '',
+        '--redis forms (percent-encode special characters in passwords; passwords are never logged):',
+        '  redis://[user:password@]host:6379[/db]      one Redis; rediss:// for TLS',
+        '  redis-sentinel://[user:password@]host:26379[,host:26379…]/master-name[?db=N&sentinelPassword=…&tls=true]',
+        '                                              the primary Redis Sentinel names, followed across failovers',
+        'Redis Cluster is not supported: the store writes several keys in one Lua script.',
+      ].join('\n'),
+    )
     .action(
       runAction('meshfed global-cp', async (flags: GlobalCpFlags) => {
         const listen = parseListenAddress('--listen', flags.listen);
-        const redis = parseUrl('--redis', flags.redis, ['redis', 'rediss']);
+        parseRedisTarget(flags.redis, '--redis');
         const nats = flags.nats ? parseUrl('--nats', flags.nats, ['nats', 'tls']).toString() : undefined;
         const federationId = parseFederationId(flags.federationId);
         const reconcileIntervalMs = parseDurationFlag('--reconcile-interval', flags.reconcileInterval, 1000);
@@ -48,7 +61,7 @@ export function globalCpCommand(): Command {
         const masterKey = readMasterKeyFile('--master-key-file', flags.masterKeyFile);
         const running = await startGlobalCp({
           listen,
-          redisUrl: redis.toString(),
+          redisUrl: flags.redis,
           redisPrefix: flags.redisPrefix,
           adminToken,
           masterKey,

@@ -22,23 +22,41 @@ export function parseUrl(flag: string, value: string, schemes: string[]): URL {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(`${flag}: "${value}" is not a URL (e.g. ${schemes[0]}://127.0.0.1)`);
+    throw new ConfigError(`${flag}: "${redactUrl(value)}" is not a URL (e.g. ${schemes[0]}://127.0.0.1)`);
   }
   if (!schemes.includes(url.protocol.replace(/:$/, ''))) {
-    throw new ConfigError(`${flag}: "${value}" must use ${schemes.map((s) => `${s}://`).join(' or ')}`);
+    throw new ConfigError(`${flag}: "${redactUrl(value)}" must use ${schemes.map((s) => `${s}://`).join(' or ')}`);
   }
   return url;
 }
 
-/** Hides a password in a URL before it is printed or logged. */
+/**
+ * Hides the secrets in a URL before it is printed or logged: the password in
+ * its user info and the value of every query parameter named like a secret
+ * (`?sentinelPassword=…`). Works on text, not through `new URL`, so URLs that
+ * WHATWG cannot parse are covered too — e.g. several hosts,
+ * redis-sentinel://:pw@h1:26379,h2:26379/mymaster — and the rest stays exactly as written.
+ */
 export function redactUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return value;
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(value);
+  if (!match) return value;
+  const scheme = match[1]!;
+  const afterScheme = match[2]!;
+  const authorityEnd = afterScheme.search(/[/?#]/);
+  const authority = authorityEnd < 0 ? afterScheme : afterScheme.slice(0, authorityEnd);
+  const rest = authorityEnd < 0 ? '' : afterScheme.slice(authorityEnd);
+  const at = authority.lastIndexOf('@');
+  if (at < 0 && rest.includes('@')) {
+    // An unencoded "/", "?" or "#" in a password ends the authority early; hide everything up to the last "@".
+    return `${scheme}***${redactSecretParameters(afterScheme.slice(afterScheme.lastIndexOf('@')))}`;
   }
+  const colon = authority.indexOf(':');
+  const hidden = at >= 0 && colon >= 0 && colon < at - 1 ? `${authority.slice(0, colon)}:***${authority.slice(at)}` : authority;
+  return `${scheme}${hidden}${redactSecretParameters(rest)}`;
+}
+
+function redactSecretParameters(text: string): string {
+  return text.replace(/([?&][^=&#]*(?:pass|secret|token|key)[^=&#]*=)[^&#]*/gi, '$1***');
 }
 
 /** Reads a secret (a token) from a file, trimmed; refuses files anyone may read. */

@@ -1,7 +1,7 @@
 import { buildGlobalCp, type GlobalCpApp } from './app.js';
 import { RedisStore } from './store/redis-store.js';
 import { ConfigError } from '../core/errors.js';
-import { redactUrl, type ListenAddress } from '../core/config.js';
+import type { ListenAddress } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { createRegistry } from '../core/metrics.js';
 import { natsNames } from '../core/federation/names.js';
@@ -9,6 +9,7 @@ import { startFederation, type Federation } from './federation/index.js';
 
 export interface GlobalCpConfig {
   listen: ListenAddress;
+  /** redis://, rediss:// or redis-sentinel:// (see store/redis-target.ts). */
   redisUrl: string;
   redisPrefix: string;
   adminToken: string;
@@ -36,9 +37,9 @@ export async function startGlobalCp(config: GlobalCpConfig): Promise<RunningGlob
     await store.connect();
   } catch (error) {
     await store.close();
-    throw new ConfigError(`cannot reach Redis at ${redactUrl(config.redisUrl)}: ${(error as Error).message}`);
+    throw new ConfigError(`cannot reach Redis at ${store.target.shown}: ${(error as Error).message}`);
   }
-  log.info({ redis: redactUrl(config.redisUrl), prefix: config.redisPrefix }, 'connected to Redis');
+  log.info({ redis: store.target.shown, mode: store.target.mode, prefix: config.redisPrefix }, 'connected to Redis');
   const registry = createRegistry('global-cp');
   const federation = config.nats
     ? startFederation({

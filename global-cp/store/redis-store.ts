@@ -3,6 +3,7 @@ import { canonicalJson, sha256Hex } from '../../core/canonical-json.js';
 import type { Labels } from '../../core/schemas/common.js';
 import type { TenantSpec } from '../../core/schemas/tenant.js';
 import { policyField, redisKeys, type RedisKeys } from './keys.js';
+import { parseRedisTarget, type RedisTarget } from './redis-target.js';
 import type { TenantCa } from './records.js';
 import type { ChangeEntry, DeleteResult, Expect, Meta, PolicyRecord, TenantRecord, TokenRecord, WriteResult, ZoneRecord, ZoneSpec, ZoneStatusRecord } from './records.js';
 import * as scripts from './scripts.js';
@@ -16,6 +17,7 @@ interface StoredDoc<S> {
 }
 
 export interface RedisStoreOptions {
+  /** redis://, rediss:// or redis-sentinel:// (see parseRedisTarget). */
   url: string;
   /** Key prefix; production uses "mf:". */
   prefix?: string;
@@ -30,15 +32,20 @@ export interface RedisStoreOptions {
  */
 export class RedisStore {
   readonly keys: RedisKeys;
+  readonly target: RedisTarget;
+  private readonly connectTimeoutMs: number;
   private readonly redis: Redis;
   private blocking: Redis | undefined;
   private readonly run: Record<keyof typeof scripts, ScriptRunner>;
 
   constructor(options: RedisStoreOptions) {
     this.keys = redisKeys(options.prefix ?? 'mf:');
-    this.redis = new Redis(options.url, {
+    this.target = parseRedisTarget(options.url);
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.redis = new Redis({
+      ...this.target.options,
       lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs ?? 5000,
+      connectTimeout: this.connectTimeoutMs,
       maxRetriesPerRequest: 2,
       // Reconnect forever with capped back-off; readiness reports the outage meanwhile.
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
@@ -56,22 +63,55 @@ export class RedisStore {
     ) as Record<keyof typeof scripts, ScriptRunner>;
   }
 
+  /**
+   * Connects (for a Sentinel target: asks the sentinels for the primary) and
+   * PINGs. Gives up after the connect timeout with the last problem seen: a
+   * Sentinel client would otherwise keep asking its sentinels for ever.
+   */
   async connect(): Promise<void> {
-    await this.redis.connect();
-    await this.redis.ping();
+    const seen: { error?: string; sentinel?: string } = {};
+    const onError = (error: Error) => (seen.error = error.message);
+    const onSentinelError = (error: Error) => (seen.sentinel = error.message);
+    this.redis.on('error', onError).on('sentinelError', onSentinelError);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+    });
+    try {
+      await Promise.race([this.redis.connect().then(() => this.redis.ping()), timedOut]);
+    } catch (error) {
+      this.redis.disconnect();
+      throw new Error(connectFailure((error as Error).message, seen));
+    } finally {
+      clearTimeout(timer);
+      this.redis.off('error', onError).off('sentinelError', onSentinelError);
+    }
   }
 
+  /**
+   * For readiness: false unless Redis answers within the connect timeout. Commands wait while the client
+   * reconnects, and a Sentinel client that can reach no sentinel keeps asking them without ever giving up.
+   */
   async ping(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.connectTimeoutMs)));
     try {
-      return (await this.redis.ping()) === 'PONG';
+      return (await Promise.race([this.redis.ping(), timedOut])) === 'PONG';
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   async close(): Promise<void> {
-    await this.blocking?.quit().catch(() => this.blocking?.disconnect());
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    for (const client of [this.blocking, this.redis]) {
+      if (!client) continue;
+      // QUIT only when connected: queued behind other commands during an outage (all sentinels down, say) it would wait for ever.
+      if (client.status === 'ready') await client.quit().catch(() => undefined);
+      // Also ends what QUIT leaves open: a Sentinel client's subscriptions to the sentinels (its failover detector).
+      client.disconnect();
+    }
   }
 
   // ---- federation: the change stream (outbox), leadership, cursor ----
@@ -82,7 +122,8 @@ export class RedisStore {
    * every other command on the shared one.
    */
   async readChanges(afterId: string, count: number, blockMs: number): Promise<ChangeEntry[]> {
-    this.blocking ??= this.redis.duplicate();
+    // The duplicate keeps the target, Sentinel included; it needs its own error listener.
+    this.blocking ??= this.redis.duplicate().on('error', () => undefined);
     const reply = (await this.blocking.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.keys.changes, afterId));
     if (!reply) return [];
     return reply[0]![1].map(([id, fields]) => {
@@ -355,6 +396,14 @@ export class RedisStore {
 
 function now(): string {
   return new Date().toISOString();
+}
+
+/** Why connecting failed, in words: ioredis's own reason ("Connection is closed.") says less than the error events before it. */
+function connectFailure(reason: string, seen: { error?: string; sentinel?: string }): string {
+  // A sentinel's own answer ("… because ERR No such master with that name") beats "All sentinels are unreachable".
+  const problem = seen.sentinel ?? seen.error;
+  if (!problem) return reason;
+  return `${reason === 'Connection is closed.' ? 'connection closed' : reason}: ${problem}`;
 }
 
 function encodeDoc<S>(labels: Labels, spec: S) {
