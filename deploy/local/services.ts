@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './free-port.js';
 
@@ -65,10 +66,37 @@ async function startService(recipe: Recipe, dataDir: string, fixedPort?: number)
   throw lastError ?? new Error(`${recipe.name}: could not start`);
 }
 
+/** Where an executable is on the PATH, if anywhere. */
+function onPath(binary: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, binary);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * util-linux's setpriv, to give a server a parent-death signal: it is told to stop even when this
+ * process dies without running exit handlers (SIGKILL, a crash). Linux only; without it, the exit
+ * handler below is the only guard.
+ */
+const SETPRIV = process.platform === 'linux' ? onPath('setpriv') : undefined;
+
 async function launch(recipe: Recipe, dataDir: string, port: number): Promise<LocalService> {
+  const binary = onPath(recipe.binary);
+  if (!binary) throw new Error(`${recipe.binary} not found on PATH (install it: ${recipe.installHint})`);
+  const args = await recipe.args(port, dataDir);
   // Its own process group: Ctrl-C in the terminal reaches only meshfed, which then stops the
   // servers after the control planes that use them (otherwise clients log connection errors).
-  const child = spawn(recipe.binary, await recipe.args(port, dataDir), { cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const child = SETPRIV
+    ? spawn(SETPRIV, ['--pdeathsig', 'SIGTERM', '--', binary, ...args], { cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'], detached: true })
+    : spawn(binary, args, { cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   // …and if meshfed exits without stopping them, they go too.
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);

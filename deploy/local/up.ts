@@ -6,10 +6,14 @@ import { resolve, join } from 'node:path';
 import { stringify } from 'yaml';
 import { startGlobalCp, type RunningGlobalCp } from '../../global-cp/main.js';
 import { ConfigError } from '../../core/errors.js';
+import { redactUrl } from '../../core/config.js';
 import { generateToken } from '../../tenants/tokens.js';
 import { freePort } from './free-port.js';
 import { startLocalNats, startLocalRedis, type LocalService } from './services.js';
 import { ensureNatsAuthority } from './nats-authority.js';
+
+/** Prefix of the local federation's NATS buckets and subjects. */
+export const FEDERATION_ID = 'meshfed';
 
 export interface UpOptions {
   dataDir: string;
@@ -19,12 +23,30 @@ export interface UpOptions {
   logLevel: string;
   /** Where progress lines go. */
   say: (line: string) => void;
+  /** A running Redis to use instead of starting redis-server. */
+  redisUrl?: string;
+  /** Key prefix in Redis; default mf:. */
+  redisPrefix?: string;
+  /** A running NATS (JetStream on) to use instead of starting nats-server; NATS authorization is then off. */
+  natsUrl?: string;
+  /** Missed heartbeats before the global CP calls a zone offline; default 3. */
+  offlineAfterMissed?: number;
+}
+
+/** Redis or NATS as `meshfed up` uses it: started here (with a data dir) or given by URL. */
+export interface UsedService {
+  url: string;
+  /** Where a started server keeps its data; undefined for one given by URL. */
+  dataDir: string | undefined;
 }
 
 export interface LocalFederation {
   globalCp: RunningGlobalCp;
-  redis: LocalService;
-  nats: LocalService;
+  redis: UsedService;
+  nats: UsedService & { authorization: boolean };
+  /** Prefix of NATS buckets and subjects; zone CPs must use the same. */
+  federationId: string;
+  adminToken: string;
   adminTokenFile: string;
   ctlConfigFile: string;
   stop(): Promise<void>;
@@ -32,27 +54,45 @@ export interface LocalFederation {
 
 /**
  * Starts a local federation: redis-server and nats-server -js from the local
- * binaries (data under dataDir, free ports), then a global CP against them.
- * Stops what it started, in reverse order, if any step fails.
+ * binaries (data under dataDir, free ports) unless URLs are given, then a
+ * global CP against them. Stops what it started, in reverse order, if any
+ * step fails.
  */
 export async function startLocalFederation(options: UpOptions): Promise<LocalFederation> {
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const started: Array<{ stop(): Promise<void> }> = [];
+  // Reverse order, each once, even if stop is called again.
   const stopAll = async () => {
-    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    while (started.length) await started.pop()!.stop().catch(() => undefined);
   };
   try {
-    options.say('starting redis-server …');
-    const redis = await startLocalRedis(join(dataDir, 'redis'));
-    started.push(redis);
-    options.say(`  redis      ${redis.url}  (data in ${redis.dataDir})`);
+    let redis: UsedService;
+    if (options.redisUrl) {
+      redis = { url: options.redisUrl, dataDir: undefined };
+      options.say(`  redis      ${redactUrl(redis.url)}  (given; not started here)`);
+    } else {
+      options.say('starting redis-server …');
+      const server: LocalService = await startLocalRedis(join(dataDir, 'redis'));
+      started.push(server);
+      redis = { url: server.url, dataDir: server.dataDir };
+      options.say(`  redis      ${redis.url}  (data in ${server.dataDir})`);
+    }
 
-    options.say('starting nats-server -js (with per-zone authorization) …');
-    const natsAuth = await ensureNatsAuthority(join(dataDir, 'nats-auth'));
-    const nats = await startLocalNats(join(dataDir, 'nats'), undefined, natsAuth.serverConfig);
-    started.push(nats);
-    options.say(`  nats       ${nats.url}  (JetStream data in ${nats.dataDir})`);
+    let nats: LocalFederation['nats'];
+    let accountSeed: string | undefined;
+    if (options.natsUrl) {
+      nats = { url: options.natsUrl, dataDir: undefined, authorization: false };
+      options.say(`  nats       ${redactUrl(nats.url)}  (given; not started here; no per-zone authorization)`);
+    } else {
+      options.say('starting nats-server -js (with per-zone authorization) …');
+      const natsAuth = await ensureNatsAuthority(join(dataDir, 'nats-auth'));
+      accountSeed = natsAuth.authority.accountSeed;
+      const server = await startLocalNats(join(dataDir, 'nats'), undefined, natsAuth.serverConfig);
+      started.push(server);
+      nats = { url: server.url, dataDir: server.dataDir, authorization: true };
+      options.say(`  nats       ${nats.url}  (JetStream data in ${server.dataDir})`);
+    }
 
     const adminTokenFile = join(dataDir, 'admin-token');
     const adminToken = await readOrCreateSecretFile(adminTokenFile, () => generateToken('admin'));
@@ -65,19 +105,20 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
     const globalCp = await startGlobalCp({
       listen: { host: '127.0.0.1', port },
       redisUrl: redis.url,
-      redisPrefix: 'mf:',
+      redisPrefix: options.redisPrefix ?? 'mf:',
       adminToken,
       masterKey,
       logLevel: options.logLevel,
       version: options.version,
-      nats: { url: nats.url, federationId: 'meshfed', reconcileIntervalMs: 60_000, accountSeed: natsAuth.authority.accountSeed },
+      nats: { url: nats.url, federationId: FEDERATION_ID, reconcileIntervalMs: 60_000, ...(accountSeed ? { accountSeed } : {}) },
+      ...(options.offlineAfterMissed ? { offlineAfterMissed: options.offlineAfterMissed } : {}),
     });
     started.push(globalCp);
     options.say(`  global CP  ${globalCp.url}`);
 
     const ctlConfigFile = join(dataDir, 'meshfedctl.yaml');
     await writeFileAtomically(ctlConfigFile, stringify({ server: globalCp.url, tokenFile: adminTokenFile }));
-    return { globalCp, redis, nats, adminTokenFile, ctlConfigFile, stop: stopAll };
+    return { globalCp, redis, nats, federationId: FEDERATION_ID, adminToken, adminTokenFile, ctlConfigFile, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error instanceof ConfigError ? error : new ConfigError((error as Error).message);
