@@ -17,6 +17,7 @@ import type { DataplaneRegistration } from '../../core/schemas/dataplane.js';
 import type { RunningZoneCp } from '../../zone-cp/main.js';
 import { freePort } from '../../deploy/local/free-port.js';
 import type { Address } from './haproxy.js';
+import { existsSync } from 'node:fs';
 import { spawnManaged, waitForPort, type ManagedProcess } from './processes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -78,7 +79,10 @@ export async function spawnGateway(spec: GatewaySpec): Promise<GatewayProcess> {
     if (!spec.listen) throw new Error(`${spec.name}: an ingress needs --listen`);
     args.push('--listen', `${spec.listen.host}:${spec.listen.port}`);
   }
-  const nodeArgs = ['--import', 'tsx'];
+  // The built gateway (npm run build), as users run it, when dist/ has it; else the sources through tsx.
+  const built = existsSync(join(ROOT, 'dist/cli/meshfed.js')) && process.env.BENCH_GATEWAY_FROM_SOURCE !== '1';
+  const nodeArgs = built ? [] : ['--import', 'tsx'];
+  const entry = join(ROOT, built ? 'dist/cli/meshfed.js' : 'cli/meshfed.ts');
   if (spec.profileDir) {
     await mkdir(spec.profileDir, { recursive: true });
     nodeArgs.push('--import', PROFILE_HOOK);
@@ -86,7 +90,7 @@ export async function spawnGateway(spec: GatewaySpec): Promise<GatewayProcess> {
   let lastError: Error | undefined;
   for (let attempt = 1; attempt <= 3; attempt++) {
     const admin = { host: '127.0.0.1', port: await freePort() };
-    const gateway = await spawnManaged(spec.name, process.execPath, [...nodeArgs, join(ROOT, 'cli/meshfed.ts'), ...args, '--admin-listen', `${admin.host}:${admin.port}`], {
+    const gateway = await spawnManaged(spec.name, process.execPath, [...nodeArgs, entry, ...args, '--admin-listen', `${admin.host}:${admin.port}`], {
       cwd: ROOT,
       env: {
         ...process.env,
