@@ -14,6 +14,11 @@ export interface LocalService {
   dataDir: string;
   process: ChildProcess;
   stop(): Promise<void>;
+  /**
+   * Stops the server (if running) and starts it again on the same port, with the same data dir and
+   * arguments (config); `process` is the new one afterwards. `downMs`: how long it stays away.
+   */
+  restart(options?: { downMs?: number }): Promise<void>;
 }
 
 interface Recipe {
@@ -111,16 +116,32 @@ async function launch(recipe: Recipe, dataDir: string, port: number): Promise<Lo
   });
   exited.catch(() => undefined);
   await Promise.race([waitForPort(port, 10_000), exited]);
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    // A server that ignores SIGTERM for 5 s is killed; the timer must not outlive the stop.
-    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(killer);
+  const service: LocalService = {
+    name: recipe.name,
+    url: `${recipe.scheme}://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    process: child,
+    stop: () => stopChild(child),
+    async restart(options = {}) {
+      await stopChild(service.process);
+      if (options.downMs) await sleep(options.downMs);
+      const next = await launch(recipe, dataDir, port);
+      service.process = next.process;
+      service.stop = () => stopChild(next.process);
+    },
   };
-  return { name: recipe.name, url: `${recipe.scheme}://127.0.0.1:${port}`, port, dataDir, process: child, stop };
+  return service;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  // A server that ignores SIGTERM for 5 s is killed; the timer must not outlive the stop.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await gone;
+  clearTimeout(killer);
 }
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {

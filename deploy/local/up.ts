@@ -49,6 +49,13 @@ export interface LocalFederation {
   adminToken: string;
   adminTokenFile: string;
   ctlConfigFile: string;
+  /**
+   * Stops nats-server and starts it again on the same port, with the same data dir and config
+   * (authorization included). Only for a NATS started here (not one given by URL).
+   */
+  restartNats(options?: { downMs?: number }): Promise<void>;
+  /** Stops the global CP alone (Redis and NATS stay); `stop` later does not stop it again. */
+  stopGlobalCp(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -80,6 +87,7 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
     }
 
     let nats: LocalFederation['nats'];
+    let natsServer: LocalService | undefined;
     let accountSeed: string | undefined;
     if (options.natsUrl) {
       nats = { url: options.natsUrl, dataDir: undefined, authorization: false };
@@ -90,6 +98,7 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
       accountSeed = natsAuth.authority.accountSeed;
       const server = await startLocalNats(join(dataDir, 'nats'), undefined, natsAuth.serverConfig);
       started.push(server);
+      natsServer = server;
       nats = { url: server.url, dataDir: server.dataDir, authorization: true };
       options.say(`  nats       ${nats.url}  (JetStream data in ${server.dataDir})`);
     }
@@ -113,12 +122,18 @@ export async function startLocalFederation(options: UpOptions): Promise<LocalFed
       nats: { url: nats.url, federationId: FEDERATION_ID, reconcileIntervalMs: 60_000, ...(accountSeed ? { accountSeed } : {}) },
       ...(options.offlineAfterMissed ? { offlineAfterMissed: options.offlineAfterMissed } : {}),
     });
-    started.push(globalCp);
+    let globalCpStopped: Promise<void> | undefined;
+    const stopGlobalCp = () => (globalCpStopped ??= globalCp.stop());
+    started.push({ stop: stopGlobalCp });
     options.say(`  global CP  ${globalCp.url}`);
 
     const ctlConfigFile = join(dataDir, 'meshfedctl.yaml');
     await writeFileAtomically(ctlConfigFile, stringify({ server: globalCp.url, tokenFile: adminTokenFile }));
-    return { globalCp, redis, nats, federationId: FEDERATION_ID, adminToken, adminTokenFile, ctlConfigFile, stop: stopAll };
+    const restartNats = async (restart?: { downMs?: number }) => {
+      if (!natsServer) throw new ConfigError('NATS was given by URL, not started here: it cannot be restarted');
+      await natsServer.restart(restart);
+    };
+    return { globalCp, redis, nats, federationId: FEDERATION_ID, adminToken, adminTokenFile, ctlConfigFile, restartNats, stopGlobalCp, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error instanceof ConfigError ? error : new ConfigError((error as Error).message);

@@ -44,6 +44,12 @@ export interface RunningLocalZone {
   workloads: RunningWorkload[];
   /** Kills (up = false) or revives the echo applications of the workloads `which` selects; their sidecars stay. */
   setApplications(which: (workload: WorkloadPlan) => boolean, up: boolean): Promise<void>;
+  /**
+   * Stops the zone CP and starts it again on the same HTTP and gRPC ports with the same state dir
+   * (so its ingress and sidecars reconnect on their own); `cp` is the new one afterwards. Resolves
+   * once the new zone CP has synced with NATS and the global CP. `downMs`: how long it stays away.
+   */
+  restartControlPlane(options?: { downMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,23 +71,32 @@ export async function startLocalZone(options: LocalZoneOptions): Promise<Running
     // The zone CP announces its ingress address, so the ingress's port is chosen first.
     const ingressPort = await freePort();
     const ingressAddress = `127.0.0.1:${ingressPort}`;
-    const cp = await startZoneCp({
-      zone: plan.name,
-      globalUrl: options.globalUrl,
-      token: options.zoneToken,
-      natsUrl: options.natsUrl,
-      stateDir: options.stateDir,
-      listen: { host: '127.0.0.1', port: 0 },
-      grpcListen: { host: '127.0.0.1', port: 0 },
-      federationId: options.federationId,
-      ingressAddress,
-      heartbeatIntervalMs: options.heartbeatIntervalMs,
-      reauthIntervalMs: 60_000,
-      version: options.version,
-      logLevel: options.logLevel,
+    const launchCp = (port: number, grpcPort: number) =>
+      startZoneCp({
+        zone: plan.name,
+        globalUrl: options.globalUrl,
+        token: options.zoneToken,
+        natsUrl: options.natsUrl,
+        stateDir: options.stateDir,
+        listen: { host: '127.0.0.1', port },
+        grpcListen: { host: '127.0.0.1', port: grpcPort },
+        federationId: options.federationId,
+        ingressAddress,
+        heartbeatIntervalMs: options.heartbeatIntervalMs,
+        reauthIntervalMs: 60_000,
+        version: options.version,
+        logLevel: options.logLevel,
+      });
+    const cpSynced = (zoneCp: RunningZoneCp) => withTimeout(zoneCp.synced(), options.syncTimeoutMs ?? 30_000, `${plan.name}: the zone CP did not sync with NATS and the global CP`);
+    const cp = await launchCp(0, 0);
+    // The zone CP running now (restartControlPlane replaces it); `undefined` while it is away.
+    let currentCp: RunningZoneCp | undefined = cp;
+    stops.push(async () => {
+      const running = currentCp;
+      currentCp = undefined;
+      await running?.stop();
     });
-    stops.push(() => cp.stop());
-    await withTimeout(cp.synced(), options.syncTimeoutMs ?? 30_000, `${plan.name}: the zone CP did not sync with NATS and the global CP`);
+    await cpSynced(cp);
 
     const zoneApi = new ZoneApi(cp.url, options.zoneToken, plan.name);
     const ingress = await startGateway({
@@ -109,7 +124,7 @@ export async function startLocalZone(options: LocalZoneOptions): Promise<Running
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
 
-    return {
+    const zone: RunningLocalZone = {
       plan,
       cp,
       ingressAddress,
@@ -118,6 +133,19 @@ export async function startLocalZone(options: LocalZoneOptions): Promise<Running
       async setApplications(which, up) {
         await Promise.all(workloads.filter((w) => which(w.plan)).map((w) => (up ? w.app.start() : w.app.kill())));
       },
+      async restartControlPlane(restart = {}) {
+        const old = currentCp;
+        if (!old) throw new Error(`${plan.name}: the zone CP is not running`);
+        const port = portOf(old.url);
+        const grpcPort = portOf(old.grpcAddress);
+        currentCp = undefined;
+        await old.stop();
+        if (restart.downMs) await sleep(restart.downMs);
+        const next = await launchCp(port, grpcPort);
+        currentCp = next;
+        zone.cp = next;
+        await cpSynced(next);
+      },
       // Workloads first (their sidecars deregister), then the ingress, then the zone CP.
       async stop() {
         const parallel = stops.splice(2);
@@ -125,10 +153,18 @@ export async function startLocalZone(options: LocalZoneOptions): Promise<Running
         await stopAll();
       },
     };
+    return zone;
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+/** The port of `http://host:port` or `host:port`. Pure. */
+function portOf(address: string): number {
+  const port = Number(address.slice(address.lastIndexOf(':') + 1).replace(/\/.*$/, ''));
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`no port in ${address}`);
+  return port;
 }
 
 async function startWorkload(plan: WorkloadPlan, cp: RunningZoneCp, api: ZoneApi, logLevel: string): Promise<RunningWorkload> {
