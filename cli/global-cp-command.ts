@@ -15,6 +15,7 @@ interface GlobalCpFlags {
   federationId: string;
   natsAccountSeedFile?: string;
   reconcileInterval: string;
+  natsReplicas: string;
   zoneOfflineAfter: string;
   adminTokenFile?: string;
   masterKeyFile?: string;
@@ -30,6 +31,7 @@ export function globalCpCommand(): Command {
     .addOption(new Option('--nats <url>', 'NATS JetStream for federation to zone CPs (without it, federation is off)').env('MESHFED_NATS_URL'))
     .addOption(new Option('--federation-id <id>', 'prefix of every NATS bucket and subject (several federations can share one NATS)').env('MESHFED_FEDERATION_ID').default('meshfed'))
     .addOption(new Option('--nats-account-seed-file <path>', 'turn on NATS authorization: the federation account key from `meshfed nats-auth init`').env('MESHFED_NATS_ACCOUNT_SEED_FILE'))
+    .addOption(new Option('--nats-replicas <n>', 'copies JetStream keeps of each KV bucket: 3 on a NATS cluster (1-5)').env('MESHFED_NATS_REPLICAS').default('1'))
     .addOption(new Option('--reconcile-interval <duration>', 'how often NATS is repaired from Redis').env('MESHFED_RECONCILE_INTERVAL').default('60s'))
     .addOption(new Option('--zone-offline-after <n>', 'missed heartbeats after which a zone is offline').env('MESHFED_ZONE_OFFLINE_AFTER').default('3'))
     .addOption(new Option('--master-key-file <path>', 'required: 32-byte key (hex or base64) that seals tenant CA keys at rest; e.g. openssl rand -hex 32').env('MESHFED_MASTER_KEY_FILE'))
@@ -68,7 +70,7 @@ export function globalCpCommand(): Command {
           logLevel: flags.logLevel,
           version: meshfedVersion(),
           offlineAfterMissed,
-          ...(nats ? { nats: { url: nats, federationId, reconcileIntervalMs, ...accountSeed(flags.natsAccountSeedFile) } } : {}),
+          ...(nats ? { nats: { url: nats, federationId, reconcileIntervalMs, bucketReplicas: natsReplicas(flags.natsReplicas), ...accountSeed(flags.natsAccountSeedFile) } } : {}),
         });
         const log = createLogger('global-cp', flags.logLevel);
         log.info({ url: running.url, version: meshfedVersion() }, 'global CP serving');
@@ -77,6 +79,12 @@ export function globalCpCommand(): Command {
         await running.stop();
       }),
     );
+}
+
+function natsReplicas(value: string): number {
+  const replicas = parseCount('--nats-replicas', value);
+  if (replicas > 5) throw new ConfigError('--nats-replicas: JetStream keeps at most 5 replicas');
+  return replicas;
 }
 
 function accountSeed(file: string | undefined): { accountSeed?: string } {

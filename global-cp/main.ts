@@ -17,7 +17,7 @@ export interface GlobalCpConfig {
   logLevel?: string;
   version: string;
   /** Federation to zone CPs; off without a NATS URL. */
-  nats?: { url: string; federationId: string; reconcileIntervalMs: number; accountSeed?: string };
+  nats?: { url: string; federationId: string; reconcileIntervalMs: number; accountSeed?: string; bucketReplicas?: number };
   offlineAfterMissed?: number;
 }
 
@@ -47,6 +47,7 @@ export async function startGlobalCp(config: GlobalCpConfig): Promise<RunningGlob
         natsUrl: config.nats.url,
         federationId: config.nats.federationId,
         reconcileIntervalMs: config.nats.reconcileIntervalMs,
+        ...(config.nats.bucketReplicas ? { bucketReplicas: config.nats.bucketReplicas } : {}),
         log,
         registry,
         ...(config.nats.accountSeed ? { accountSeed: config.nats.accountSeed } : {}),

@@ -5,9 +5,12 @@ export interface BucketWrites {
   deletes: string[];
 }
 
-/** Opens a KV bucket; only the global CP creates buckets, zones bind to existing ones. */
-export async function openBucket(js: JetStreamClient, bucket: string, create: boolean): Promise<KV> {
-  const kv = await js.views.kv(bucket, create ? { history: 1 } : { bindOnly: true });
+/**
+ * Opens a KV bucket; only the global CP creates buckets (with `replicas`
+ * copies: 3 on a NATS cluster, 1 on a single server), zones bind to existing ones.
+ */
+export async function openBucket(js: JetStreamClient, bucket: string, create: boolean, replicas = 1): Promise<KV> {
+  const kv = await js.views.kv(bucket, create ? { history: 1, replicas } : { bindOnly: true });
   if (create) await forbidRollups(js, bucket);
   return kv;
 }

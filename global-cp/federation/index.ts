@@ -17,6 +17,8 @@ export interface FederationOptions {
   natsUrl: string;
   federationId: string;
   reconcileIntervalMs: number;
+  /** Copies of each KV bucket (3 on a NATS cluster). Default 1. */
+  bucketReplicas?: number;
   log: Logger;
   registry: Registry;
   /** With NATS authorization on: the federation account's key, to sign the global CP's own identity. */
@@ -60,7 +62,7 @@ export function startFederation(options: FederationOptions): Federation {
         if (status.type === Events.Disconnect || status.type === Events.Reconnect) options.log.warn({ nats: status.type }, `NATS ${status.type}`);
       }
     })();
-    publisher = new FederationPublisher({ store: options.store, nats: nc, names, log: options.log, registry: options.registry, reconcileIntervalMs: options.reconcileIntervalMs });
+    publisher = new FederationPublisher({ store: options.store, nats: nc, names, log: options.log, registry: options.registry, reconcileIntervalMs: options.reconcileIntervalMs, ...(options.bucketReplicas ? { bucketReplicas: options.bucketReplicas } : {}) });
     publisher.start();
     heartbeats = new HeartbeatListener(nc, names, options.store, options.log);
     heartbeats.start();

@@ -17,6 +17,8 @@ export interface PublisherOptions {
   registry: Registry;
   /** Full Redis → NATS repair this often (and whenever this replica becomes the publisher). */
   reconcileIntervalMs: number;
+  /** Copies of each KV bucket JetStream keeps (--nats-replicas). Default 1. */
+  bucketReplicas?: number;
   /** The publisher lease: another replica takes over this long after the publisher dies. */
   leaseMs?: number;
 }
@@ -142,7 +144,7 @@ export class FederationPublisher {
   private async bucket(name: string): Promise<KV> {
     let kv = this.buckets.get(name);
     if (!kv) {
-      kv = await openBucket(this.js, name, true);
+      kv = await openBucket(this.js, name, true, this.options.bucketReplicas ?? 1);
       this.buckets.set(name, kv);
     }
     return kv;

@@ -87,6 +87,10 @@ describe('meshfed global-cp as a process', () => {
     expect(shortKey.code).toBe(2);
     expect(shortKey.stderr).toContain('must hold a 32-byte key');
 
+    const tooManyReplicas = await runCli('cli/meshfed.ts', ['global-cp', '--nats', 'nats://127.0.0.1:4222', '--nats-replicas', '7'], { MESHFED_ADMIN_TOKEN: ADMIN, MESHFED_MASTER_KEY_FILE: masterKeyFile });
+    expect(tooManyReplicas.code).toBe(2);
+    expect(tooManyReplicas.stderr).toContain('--nats-replicas: JetStream keeps at most 5 replicas');
+
     const closedPort = await freePort();
     const started = Date.now();
     const unreachable = await runCli('cli/meshfed.ts', ['global-cp', '--redis', `redis://127.0.0.1:${closedPort}`, '--listen', '127.0.0.1:0'], {
