@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { checkServerIdentity } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { CERTIFICATE_PROTO, loadGrpcPackage, type SignCertificateRequest, type SignCertificateResponse } from '../../core/proto/load.js';
 
@@ -60,6 +62,38 @@ export function controlPlaneChannelOptions(serverName: string | undefined): grpc
   return serverName ? { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName } : {};
 }
 
+/** A name sent as TLS SNI when the zone CP is dialled by IP: the zone CP ignores SNI, and RFC 6066 forbids an IP there. */
+const IP_TARGET_SNI = 'zone-cp.meshfed.invalid';
+
+/**
+ * Credentials and channel options to reach a zone CP at `address`, pinning
+ * its CA (and presenting a client certificate when given). Dialled by IP
+ * without `serverName`, the certificate is still checked for that IP, but
+ * the TLS server name sent is a placeholder: grpc-js would otherwise send the
+ * IP, which Node warns about (DEP0123) and RFC 6066 does not allow.
+ */
+export function controlPlaneCredentials(
+  address: string,
+  serverName: string | undefined,
+  ca: Buffer,
+  client?: { keyPem: string; certChainPem: string },
+): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
+  const host = hostOf(address);
+  const byIp = !serverName && isIP(host) !== 0;
+  const verify: grpc.VerifyOptions = byIp ? { checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert) } : {};
+  const credentials = client
+    ? grpc.credentials.createSsl(ca, Buffer.from(client.keyPem), Buffer.from(client.certChainPem), verify)
+    : grpc.credentials.createSsl(ca, null, null, verify);
+  const options = byIp ? { 'grpc.ssl_target_name_override': IP_TARGET_SNI, 'grpc.default_authority': address } : controlPlaneChannelOptions(serverName);
+  return { credentials, options };
+}
+
+function hostOf(address: string): string {
+  const colon = address.lastIndexOf(':');
+  const host = colon > 0 ? address.slice(0, colon) : address;
+  return host.replace(/^\[|\]$/g, '');
+}
+
 /**
  * meshfed.ca.v1.CertificateService over TLS, pinning the zone CP's CA. The
  * dataplane token goes as `authorization: Bearer` metadata; no client
@@ -70,7 +104,8 @@ export class CertificateClient {
 
   constructor(options: CertificateClientOptions) {
     const Service = certificateService();
-    this.stub = new Service(options.address, grpc.credentials.createSsl(Buffer.from(options.caPem)), controlPlaneChannelOptions(options.serverName));
+    const { credentials, options: channelOptions } = controlPlaneCredentials(options.address, options.serverName, Buffer.from(options.caPem));
+    this.stub = new Service(options.address, credentials, channelOptions);
   }
 
   /** Asks for an SVID for the key of `csrPem`; rejects with a CertificateRequestError. `validitySeconds` 0 takes the zone's default. */

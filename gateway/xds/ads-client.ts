@@ -4,7 +4,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../core/log.js';
 import { ADS_PROTO, loadGrpcPackage } from '../../core/proto/load.js';
 import { RESOURCE_TYPES, type ResourceType } from '../../core/xds/protos.js';
-import { CONTROL_PLANE_BACKOFF, backoffDelayMs, controlPlaneChannelOptions, type Backoff, type Svid, type SvidSource } from '../certs/index.js';
+import { CONTROL_PLANE_BACKOFF, backoffDelayMs, controlPlaneCredentials, type Backoff, type Svid, type SvidSource } from '../certs/index.js';
 import { AdsClientState, type DiscoveryRequest, type DiscoveryResponse } from './client-state.js';
 import { gatewayNode, type AdsNode, type GatewayNodeOptions } from './node.js';
 import { missingReferences, nothingMissing, type XdsSnapshot } from './snapshot.js';
@@ -174,9 +174,9 @@ export class AdsClient {
 
   private open(generation: number, ca: Buffer, svid: Svid | undefined): void {
     const { log } = this.options;
-    const credentials = svid ? grpc.credentials.createSsl(ca, Buffer.from(svid.keyPem), Buffer.from(svid.certChainPem.join('\n'))) : grpc.credentials.createSsl(ca);
+    const { credentials, options } = controlPlaneCredentials(this.options.address, this.options.serverName, ca, svid ? { keyPem: svid.keyPem, certChainPem: svid.certChainPem.join('\n') } : undefined);
     const Service = adsService();
-    const client = new Service(this.options.address, credentials, controlPlaneChannelOptions(this.options.serverName));
+    const client = new Service(this.options.address, credentials, options);
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${this.options.token}`);
     const stream = client.StreamAggregatedResources(metadata);
