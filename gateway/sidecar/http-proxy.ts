@@ -129,12 +129,13 @@ export async function proxyHttpRequest(context: HttpProxyContext, request: Downs
     const upstreamHeaders = forwardedHeaders(context, headers, trace.traceparent);
     body = new ReplayableBody(request.readableEnded ? undefined : request, context.replayLimitBytes);
     const upstreamRequest: UpstreamRequest = { method, path, authority, headers: upstreamHeaders, body };
-    const result = await attempts(context, cluster, route, upstreamRequest, exchange, request, () => pending?.release());
+    const deadline = requestDeadline(exchange.startedAt, route.timeouts);
+    const result = await attempts(context, cluster, route, upstreamRequest, exchange, request, deadline, () => pending?.release());
     if (response.destroyed || response.writableEnded) {
       if (result.kind === 'response') result.abort();
       return;
     }
-    if (result.kind === 'response') await forwardResponse(response, result, exchange, routeDeadline(route, exchange.startedAt));
+    if (result.kind === 'response') await forwardResponse(response, result, exchange, deadline);
     else failureReply(response, result.kind, exchange);
   } finally {
     pending?.release();
@@ -150,10 +151,11 @@ async function attempts(
   request: UpstreamRequest,
   exchange: Exchange,
   downstream: DownstreamRequest,
+  /** The route's deadline for the whole request, retries included. */
+  deadline: number,
   /** Called when the first attempt has its answer: the request no longer waits for a connection. */
   started: () => void,
 ): Promise<AttemptResult> {
-  const deadline = requestDeadline(exchange.startedAt, route.timeouts);
   const retry = route.retry;
   const tried = new Set<string>();
   let aborted = false;
@@ -232,10 +234,6 @@ function forwardedHeaders(context: HttpProxyContext, headers: IncomingHttpHeader
     out['x-forwarded-client-cert'] = `${by ? `By=${by};` : ''}URI=${context.principal}`;
   }
   return out;
-}
-
-function routeDeadline(route: RouteAction, startedAt: number): number {
-  return requestDeadline(startedAt, route.timeouts);
 }
 
 /** Streams the upstream response downstream, trailers included; the route deadline still bounds the body. */

@@ -51,6 +51,7 @@ export class Sidecar implements RequestObserver, TcpObserver {
   private current: GatewayConfig | undefined;
   private appliedVersions: XdsSnapshot['versions'] | undefined;
   private readonly connectionCounts = new Map<string, number>();
+  private readonly observed = new Map<string, () => void>();
 
   constructor(private readonly options: SidecarOptions) {
     this.clusters = new ClusterSet({
@@ -156,11 +157,21 @@ export class Sidecar implements RequestObserver, TcpObserver {
       this.clusters.apply(config);
       this.current = config;
       await this.listeners.apply(config);
+      // Gauges follow the clusters: new ones reported, removed ones dropped.
+      for (const [name, unobserve] of this.observed) {
+        if (config.clusters.has(name)) continue;
+        unobserve();
+        this.observed.delete(name);
+      }
       for (const cluster of this.clusters.all()) {
-        this.options.metrics.observeCluster(cluster.name, {
-          ejectedHosts: () => cluster.outlier?.ejectedCount() ?? 0,
-          upstreamConnections: () => this.connectionCounts.get(cluster.name) ?? 0,
-        });
+        if (this.observed.has(cluster.name)) continue;
+        this.observed.set(
+          cluster.name,
+          this.options.metrics.observeCluster(cluster.name, {
+            ejectedHosts: () => this.clusters.get(cluster.name)?.outlier?.ejectedCount() ?? 0,
+            upstreamConnections: () => this.connectionCounts.get(cluster.name) ?? 0,
+          }),
+        );
       }
       this.options.metrics.configApplied(config.problems.length);
     });

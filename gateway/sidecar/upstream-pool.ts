@@ -10,6 +10,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { UpstreamTls } from '../config/model.js';
+import { endpointKey } from '../lb/index.js';
 import type { TlsIdentity } from './tls-identity.js';
 
 const connected = new WeakSet<object>();
@@ -75,7 +76,7 @@ export class UpstreamPool {
     const entry = this.entry(endpoint, upstreamTls);
     const current = entry.session;
     if (current && !current.closed && !current.destroyed) return current;
-    const session = http2.connect(`${upstreamTls ? 'https' : 'http'}://${hostPort(endpoint)}`, {
+    const session = http2.connect(`${upstreamTls ? 'https' : 'http'}://${endpointKey(endpoint)}`, {
       createConnection: () => this.connect(endpoint, upstreamTls, upstreamTls ? ['h2'] : undefined),
     });
     session.on('connect', () => connected.add(session));
@@ -144,7 +145,7 @@ export class UpstreamPool {
   private entry(endpoint: UpstreamEndpointAddress, upstreamTls: UpstreamTls | undefined): PoolEntry {
     if (this.closed) throw new Error(`cluster ${this.options.cluster} is gone`);
     const generation = upstreamTls ? (this.options.identity?.generation() ?? 0) : 0;
-    const key = `${generation}|${hostPort(endpoint)}|${upstreamTls ? `tls:${upstreamTls.sni ?? ''}` : 'plain'}`;
+    const key = `${generation}|${endpointKey(endpoint)}|${upstreamTls ? `tls:${upstreamTls.sni ?? ''}` : 'plain'}`;
     let entry = this.entries.get(key);
     if (!entry) {
       entry = { generation };
@@ -162,8 +163,4 @@ function retire(entry: PoolEntry): void {
     for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
   }
   entry.session?.close();
-}
-
-export function hostPort(endpoint: UpstreamEndpointAddress): string {
-  return endpoint.address.includes(':') ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`;
 }
