@@ -143,6 +143,30 @@ describe('sidecar HTTP engine', () => {
     await expect.poll(() => entries.at(-1)?.response_flags).toContain('URX');
   });
 
+  it('streams a response as it comes (the first chunk is not held until the upstream ends) and passes a bodiless GET at once', async () => {
+    const streaming = await backend((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write(`first ${req.headers['content-length'] ?? 'none'} ${req.headers['transfer-encoding'] ?? 'none'};`);
+      setTimeout(() => res.end('second'), 400);
+    });
+    backends.push(streaming);
+    await apply(config(port, table({ clusters: [{ name: 'c', weight: 1 }] }), [cluster('c')], { c: assignment(streaming.port) }));
+    const started = performance.now();
+    const chunks = await new Promise<Array<{ at: number; text: string }>>((resolve, reject) => {
+      const seen: Array<{ at: number; text: string }> = [];
+      const req = http.request({ host: '127.0.0.1', port, path: '/', headers: { host: 'svc.demo.mesh' } }, (res) => {
+        res.on('data', (c: Buffer) => seen.push({ at: performance.now() - started, text: c.toString() }));
+        res.on('end', () => resolve(seen));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(chunks.map((c) => c.text).join('')).toBe('first none none;second');
+    expect(chunks[0]!.text).toBe('first none none;');
+    expect(chunks[0]!.at).toBeLessThan(300);
+    expect(chunks.at(-1)!.at).toBeGreaterThanOrEqual(380);
+  });
+
   it('answers 503 UF when nothing listens, and 504 when the upstream is too slow', async () => {
     const slow = await backend((_req, res) => setTimeout(() => res.end('late'), 1_000));
     backends.push(slow);

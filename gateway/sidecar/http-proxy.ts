@@ -49,7 +49,7 @@ export interface HttpProxyContext {
 }
 
 /** Headers the sidecar sets itself: a caller's values are never trusted. */
-const CALLER_CANNOT_SET = ['x-forwarded-client-cert'];
+const CALLER_CANNOT_SET: ReadonlySet<string> = new Set(['x-forwarded-client-cert']);
 
 interface Exchange {
   readonly startedAt: number;
@@ -127,7 +127,7 @@ export async function proxyHttpRequest(context: HttpProxyContext, request: Downs
     const trace = childTraceparent(headerValue(headers, 'traceparent'));
     exchange.traceId = trace.traceId;
     const upstreamHeaders = forwardedHeaders(context, headers, trace.traceparent);
-    body = new ReplayableBody(request.readableEnded ? undefined : request, context.replayLimitBytes);
+    body = new ReplayableBody(request.readableEnded || hasNoBody(request) ? undefined : request, context.replayLimitBytes);
     const upstreamRequest: UpstreamRequest = { method, path, authority, headers: upstreamHeaders, body };
     const deadline = requestDeadline(exchange.startedAt, route.timeouts);
     const result = await attempts(context, cluster, route, upstreamRequest, exchange, request, deadline, () => pending?.release());
@@ -225,8 +225,7 @@ function recordOutlier(context: HttpProxyContext, cluster: ClusterRuntime, host:
 }
 
 function forwardedHeaders(context: HttpProxyContext, headers: IncomingHttpHeaders, traceparent: string): OutgoingHttpHeaders {
-  const out = endToEndHeaders(headers);
-  for (const name of CALLER_CANNOT_SET) delete out[name];
+  const out = endToEndHeaders(headers, CALLER_CANNOT_SET);
   out.traceparent = traceparent;
   out['x-request-id'] ??= randomUUID();
   if (context.direction === 'inbound' && context.principal) {
@@ -252,9 +251,14 @@ async function forwardResponse(response: DownstreamResponse, upstream: UpstreamR
     clearTimeout(timer);
     if (!upstream.body.readableEnded) upstream.abort();
   });
+  let corked = false;
   await new Promise<void>((resolve) => {
     upstream.body.on('data', (chunk: Buffer) => {
       exchange.bytesSent += chunk.length;
+      if (!corked) {
+        corked = true;
+        holdWritesForThisTurn(response);
+      }
       if (!(response as ServerResponse).write(chunk)) {
         upstream.body.pause();
         response.once('drain', () => upstream.body.resume());
@@ -283,6 +287,30 @@ async function forwardResponse(response: DownstreamResponse, upstream: UpstreamR
       resolve();
     });
   });
+}
+
+/**
+ * Lets the head, a body that came in the same read and the end leave in one
+ * write: Node flushes a response on the next tick, before the upstream's
+ * 'end' arrives, so the end would be a write (a TLS record and a syscall) of
+ * its own. `end()` uncorks fully; a streaming body is flushed at the end of
+ * this event-loop turn. (HTTP/2 responses write frames through the session.)
+ */
+function holdWritesForThisTurn(response: DownstreamResponse): void {
+  if (!('cork' in response)) return;
+  response.cork();
+  setImmediate(() => response.uncork());
+}
+
+/**
+ * A request that says it has no body (HTTP/1.1: neither Content-Length nor
+ * Transfer-Encoding, RFC 9112 §6.3; HTTP/2: END_STREAM on its headers) is
+ * sent upstream complete at once instead of after its 'end' event.
+ */
+function hasNoBody(request: DownstreamRequest): boolean {
+  if ('stream' in request) return request.stream.endAfterHeaders;
+  const headers = request.headers;
+  return headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0');
 }
 
 function failureReply(response: DownstreamResponse, kind: 'connect-failure' | 'reset' | 'per-try-timeout', exchange: Exchange): void {

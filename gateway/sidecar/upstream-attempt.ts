@@ -38,8 +38,13 @@ export type AttemptResult = UpstreamResponse | AttemptFailure;
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and HTTP/2-forbidden ones: never forwarded. */
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings', 'host']);
 
-/** Headers of `headers` that may cross a hop (also the names listed in `Connection`), pseudo-headers dropped. Pure. */
-export function endToEndHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+/**
+ * Headers of `headers` that may cross a hop (also the names listed in
+ * `Connection`), pseudo-headers and the names in `drop` left out. Pure.
+ * (Left out while copying: deleting a property afterwards would turn the
+ * object into a slow dictionary for everything that reads it next.)
+ */
+export function endToEndHeaders(headers: IncomingHttpHeaders, drop?: ReadonlySet<string>): OutgoingHttpHeaders {
   const listed = headers.connection
     ? new Set(
         String(headers.connection)
@@ -51,7 +56,7 @@ export function endToEndHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeade
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    if (value === undefined || name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || listed?.has(name) || drop?.has(name)) continue;
     out[name] = value;
   }
   // gRPC needs `te: trailers` end to end; it is the one value HTTP/2 allows.
