@@ -85,6 +85,8 @@ export async function spawnGateway(spec: GatewaySpec): Promise<GatewayProcess> {
   const entry = join(ROOT, built ? 'dist/cli/meshfed.js' : 'cli/meshfed.ts');
   if (spec.profileDir) {
     await mkdir(spec.profileDir, { recursive: true });
+    // The hook is TypeScript: the built gateway needs tsx's loader for it (and pays for it only while profiled).
+    if (built) nodeArgs.push('--import', 'tsx');
     nodeArgs.push('--import', PROFILE_HOOK);
   }
   let lastError: Error | undefined;

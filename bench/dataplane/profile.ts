@@ -44,7 +44,8 @@ export interface ProfileSummary {
   attributed: FunctionCost[];
 }
 
-const OWN = /^(gateway|core|cli)\//;
+// dist/… when the built gateway is profiled.
+const OWN = /^(dist\/)?(gateway|core|cli)\//;
 
 /** Summarizes one profile; `maps` are source map payloads by module URL; paths are shown relative to `root`. Pure. */
 export function summarizeProfile(profile: CpuProfile, maps: Record<string, SourceMapPayload>, root: string): ProfileSummary {
