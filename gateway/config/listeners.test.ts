@@ -47,12 +47,21 @@ describe('compileListener', () => {
 
   it('HTTP with RDS, or an inline route configuration', () => {
     const rds = compileListener(listener([hcm({ rds: { config_source: { ads: {} }, route_config_name: 'outbound:8080' } })]))!;
-    expect(rds.filter).toEqual({ kind: 'http', routes: { rds: 'outbound:8080' }, statPrefix: 'http' });
+    expect(rds.filter).toEqual({ kind: 'http', routes: { rds: 'outbound:8080' }, statPrefix: 'http', upgrades: [] });
     const inline = compileListener(
       listener([hcm({ route_config: { name: 'inbound:8080', virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [{ name: 'app', match: { prefix: '/' }, route: { cluster: 'inbound:8080' } }] }] } })]),
     )!;
     const routes = httpFilter(inline.filter).routes;
     expect('inline' in routes && routes.inline.select(facts('anything:1'))?.routeName).toBe('inbound:8080/vh/app');
+  });
+
+  it('upgrade_configs: the types enabled, lowercase and once; enabled false leaves one out; upgrade filters are a problem', () => {
+    const compiled = compileListener(
+      listener([hcm({ rds: { route_config_name: 'r' }, upgrade_configs: [{ upgrade_type: 'WebSocket' }, { upgrade_type: 'websocket' }, { upgrade_type: 'CONNECT', enabled: { value: false } }, { upgrade_type: 'h2c', enabled: false }] })]),
+    )!;
+    expect(httpFilter(compiled.filter).upgrades).toEqual(['websocket']);
+    expect(() => compileListener(listener([hcm({ rds: { route_config_name: 'r' }, upgrade_configs: [{ upgrade_type: 'websocket', filters: [router] }] })]))).toThrow(/upgrade websocket: upgrade-specific filters/);
+    expect(() => compileListener(listener([hcm({ rds: { route_config_name: 'r' }, upgrade_configs: [{}] })]))).toThrow(/upgrade_configs.*without upgrade_type/);
   });
 
   it('HTTP RBAC and network RBAC must both allow', () => {

@@ -122,7 +122,25 @@ function compileHttpConnectionManager(config: Record<string, unknown>, networkAc
     routes = { inline: within(`route_config ${textOf(inline.name)}`, () => compileRouteConfiguration(inline, regexes)) };
   } else return fail('no rds or route_config');
   const access = bothAllow(networkAccess, compileHttpFilters(objectsIn(config.http_filters), regexes));
-  return { kind: 'http', routes, ...(access ? { access } : {}), statPrefix: textOf(config.stat_prefix) };
+  const upgrades = within('upgrade_configs', () => compileUpgradeConfigs(objectsIn(config.upgrade_configs)));
+  return { kind: 'http', routes, ...(access ? { access } : {}), statPrefix: textOf(config.stat_prefix), upgrades };
+}
+
+/**
+ * upgrade_configs → the upgrade types enabled, lowercase (Envoy compares them
+ * case-insensitively); `enabled: false` leaves one out. An upgrade with its
+ * own filter chain (`filters`) is a problem: the runtime has none to run.
+ */
+function compileUpgradeConfigs(configs: Record<string, unknown>[]): string[] {
+  const types: string[] = [];
+  for (const upgrade of configs) {
+    const type = textOf(upgrade.upgrade_type).trim().toLowerCase();
+    if (!type) fail('an upgrade config without upgrade_type');
+    if (objectsIn(upgrade.filters).length) fail(`upgrade ${type}: upgrade-specific filters are not supported`);
+    const enabled = isObject(upgrade.enabled) ? upgrade.enabled.value !== false : upgrade.enabled !== false;
+    if (enabled && !types.includes(type)) types.push(type);
+  }
+  return types;
 }
 
 /** [envoy.filters.http.rbac] then envoy.filters.http.router, last. Returns the RBAC policy, if any. */

@@ -89,7 +89,14 @@ export interface ClusterSettings {
 
 /** What a listener does with a connection (after TLS, when it has TLS). */
 export type ListenerFilter =
-  | { readonly kind: 'http'; readonly routes: { readonly rds: string } | { readonly inline: RouteTable }; readonly access?: AccessPolicy; readonly statPrefix: string }
+  | {
+      readonly kind: 'http';
+      readonly routes: { readonly rds: string } | { readonly inline: RouteTable };
+      readonly access?: AccessPolicy;
+      readonly statPrefix: string;
+      /** HTTP/1.1 upgrade types enabled (upgrade_configs), lowercase: `websocket`. Others get 403. */
+      readonly upgrades: readonly string[];
+    }
   | { readonly kind: 'tcp'; readonly clusters: readonly WeightedCluster[]; readonly idleTimeoutMs?: number; readonly access?: AccessPolicy; readonly statPrefix: string };
 
 export interface ListenerSettings {

@@ -35,6 +35,8 @@ const UNSUPPORTED_ACTION_FIELDS = [
   'host_rewrite_header',
   'host_rewrite_path_regex',
   'auto_host_rewrite',
+  // Per-route upgrade switches: the sidecar enables upgrades per listener only.
+  'upgrade_configs',
 ];
 
 /** Route fields other than `route` that replace forwarding with something else. */

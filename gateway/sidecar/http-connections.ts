@@ -13,6 +13,8 @@ import type { AcceptedConnection } from './listener-server.js';
 import type { DownstreamRequest, DownstreamResponse } from './http-proxy.js';
 
 export type HttpHandler = (request: DownstreamRequest, response: DownstreamResponse, principal: string | undefined) => void;
+/** An HTTP/1.1 request asking to switch protocols (Connection: Upgrade): the socket is the handler's from here. */
+export type UpgradeHandler = (request: http.IncomingMessage, socket: net.Socket, head: Buffer, principal: string | undefined) => void;
 
 const H2_PREFACE_START = Buffer.from('PRI ');
 
@@ -24,10 +26,16 @@ export class HttpConnections {
   /** The principal of the connection being handed to the HTTP/2 server (its 'session' event fires synchronously). */
   private handing: string | undefined;
 
+  private upgradeHandler: UpgradeHandler | undefined;
+
   constructor(private handler: HttpHandler) {
     this.h1 = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 30_000 }, (request, response) =>
       this.handler(request, response, this.principals.get(request.socket)),
     );
+    this.h1.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      if (this.upgradeHandler) this.upgradeHandler(request, socket, head, this.principals.get(socket));
+      else socket.destroy();
+    });
     this.h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
     this.h2.on('session', (session: http2.ServerHttp2Session) => {
       this.principals.set(session, this.handing);
@@ -38,8 +46,9 @@ export class HttpConnections {
     this.h2.on('request', (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => this.handler(request, response, this.principals.get(request.stream.session as object)));
   }
 
-  setHandler(handler: HttpHandler): void {
+  setHandler(handler: HttpHandler, upgradeHandler?: UpgradeHandler): void {
     this.handler = handler;
+    this.upgradeHandler = upgradeHandler;
   }
 
   /** Takes a connection (the ListenerServer handler). */

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/log.js';
 import type { ClusterSettings, GatewayConfig, ListenerSettings, RouteAction, RouteTable } from '../config/model.js';
@@ -52,7 +52,7 @@ function table(action: Partial<RouteAction> & { clusters: RouteAction['clusters'
 }
 
 function config(listenerPort: number, routes: RouteTable, clusters: ClusterSettings[], assignments: Record<string, LoadAssignment>): GatewayConfig {
-  const listener: ListenerSettings = { name: 'outbound:test', address: '127.0.0.1', port: listenerPort, direction: 'outbound', filter: { kind: 'http', routes: { rds: 'out' }, statPrefix: 'out' } };
+  const listener: ListenerSettings = { name: 'outbound:test', address: '127.0.0.1', port: listenerPort, direction: 'outbound', filter: { kind: 'http', routes: { rds: 'out' }, statPrefix: 'out', upgrades: ['websocket'] } };
   return {
     listeners: new Map([[listener.name, listener]]),
     routes: new Map([['out', routes]]),
@@ -165,6 +165,52 @@ describe('sidecar HTTP engine', () => {
     expect(chunks[0]!.text).toBe('first none none;');
     expect(chunks[0]!.at).toBeLessThan(300);
     expect(chunks.at(-1)!.at).toBeGreaterThanOrEqual(380);
+  });
+
+  it('passes a WebSocket upgrade through and pipes both ways; refuses an upgrade type the listener does not enable (403); passes back a refusal', async () => {
+    const server = http.createServer((req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' });
+      res.end('upgrade required');
+    });
+    server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      if (req.headers['x-refuse']) {
+        socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 7\r\n\r\nrefused');
+        return;
+      }
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nx-seen-traceparent: ${req.headers.traceparent ? 'yes' : 'no'}\r\n\r\n`);
+      if (head.length) socket.write(head.toString().toUpperCase());
+      socket.on('data', (chunk: Buffer) => socket.write(chunk.toString().toUpperCase()));
+      socket.on('end', () => socket.end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    backends.push({ port: (server.address() as AddressInfo).port, hits: 0, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) });
+    await apply(config(port, table({ clusters: [{ name: 'c', weight: 1 }] }), [cluster('c')], { c: assignment((server.address() as AddressInfo).port) }));
+
+    const upgrade = (type: string, extra: Record<string, string> = {}) =>
+      new Promise<{ kind: 'upgraded'; headers: http.IncomingHttpHeaders; socket: Socket } | { kind: 'response'; status: number; body: string }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, path: '/chat', headers: { host: 'svc.demo.mesh', connection: 'Upgrade', upgrade: type, ...extra } });
+        req.on('upgrade', (res, socket) => resolve({ kind: 'upgraded', headers: res.headers, socket }));
+        req.on('response', (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ kind: 'response', status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+
+    const upgraded = await upgrade('websocket');
+    if (upgraded.kind !== 'upgraded') throw new Error(`not upgraded: ${JSON.stringify(upgraded)}`);
+    expect(upgraded.headers['x-seen-traceparent']).toBe('yes');
+    const echoed = new Promise<string>((resolve) => upgraded.socket.once('data', (c: Buffer) => resolve(c.toString())));
+    upgraded.socket.write('ping');
+    expect(await echoed).toBe('PING');
+    upgraded.socket.end();
+    await expect.poll(() => entries.find((e) => e.path === '/chat' && e.status === 101)).toMatchObject({ bytes_received: 4, bytes_sent: 4, upstream_cluster: 'c' });
+
+    expect(await upgrade('h2c')).toMatchObject({ kind: 'response', status: 403 });
+    await expect.poll(() => entries.at(-1)?.response_code_details).toBe('upgrade_failed');
+    expect(await upgrade('websocket', { 'x-refuse': '1' })).toEqual({ kind: 'response', status: 400, body: 'refused' });
   });
 
   it('answers 503 UF when nothing listens, and 504 when the upstream is too slow', async () => {

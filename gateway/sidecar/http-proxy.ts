@@ -51,7 +51,8 @@ export interface HttpProxyContext {
 /** Headers the sidecar sets itself: a caller's values are never trusted. */
 const CALLER_CANNOT_SET: ReadonlySet<string> = new Set(['x-forwarded-client-cert']);
 
-interface Exchange {
+/** What the access-log entry of one request is built from, filled in as the request goes. */
+export interface Exchange {
   readonly startedAt: number;
   readonly startTime: string;
   flags: ResponseFlag[];
@@ -64,19 +65,12 @@ interface Exchange {
   finished: boolean;
 }
 
+export function newExchange(): Exchange {
+  return { startedAt: performance.now(), startTime: new Date().toISOString(), flags: [], details: null, cluster: null, host: undefined, attempts: 0, bytesSent: 0, traceId: null, finished: false };
+}
+
 export async function proxyHttpRequest(context: HttpProxyContext, request: DownstreamRequest, response: DownstreamResponse): Promise<void> {
-  const exchange: Exchange = {
-    startedAt: performance.now(),
-    startTime: new Date().toISOString(),
-    flags: [],
-    details: null,
-    cluster: null,
-    host: undefined,
-    attempts: 0,
-    bytesSent: 0,
-    traceId: null,
-    finished: false,
-  };
+  const exchange = newExchange();
   const headers = request.headers as IncomingHttpHeaders;
   const authority = String(headers[':authority'] ?? headers.host ?? '');
   const path = request.url ?? '/';
@@ -224,7 +218,8 @@ function recordOutlier(context: HttpProxyContext, cluster: ClusterRuntime, host:
   if (ejection) context.observer.ejected(cluster.name, ejection);
 }
 
-function forwardedHeaders(context: HttpProxyContext, headers: IncomingHttpHeaders, traceparent: string): OutgoingHttpHeaders {
+/** The request's end-to-end headers as sent upstream: trace context, request id and (inbound) the caller's identity set by the sidecar. */
+export function forwardedHeaders(context: HttpProxyContext, headers: IncomingHttpHeaders, traceparent: string): OutgoingHttpHeaders {
   const out = endToEndHeaders(headers, CALLER_CANNOT_SET);
   out.traceparent = traceparent;
   out['x-request-id'] ??= randomUUID();
@@ -333,6 +328,11 @@ function localReply(response: DownstreamResponse, status: number, message: strin
 }
 
 function complete(context: HttpProxyContext, request: DownstreamRequest, response: DownstreamResponse, exchange: Exchange, authority: string, bytesReceived: number): void {
+  completeExchange(context, request, exchange, authority, response.headersSent ? response.statusCode : 0, bytesReceived);
+}
+
+/** Reports the request once (access log and metrics), whatever ended it. */
+export function completeExchange(context: HttpProxyContext, request: DownstreamRequest, exchange: Exchange, authority: string, status: number, bytesReceived: number): void {
   if (exchange.finished) return;
   exchange.finished = true;
   context.observer.completed({
@@ -342,7 +342,7 @@ function complete(context: HttpProxyContext, request: DownstreamRequest, respons
     path: request.url ?? '',
     protocol: request.httpVersion === '2.0' ? 'HTTP/2' : request.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1',
     authority: authority || null,
-    status: response.headersSent ? response.statusCode : 0,
+    status,
     response_flags: exchange.flags,
     response_code_details: exchange.details,
     bytes_received: bytesReceived,
@@ -358,7 +358,7 @@ function complete(context: HttpProxyContext, request: DownstreamRequest, respons
   });
 }
 
-function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value.join(',') : value;
 }

@@ -9,10 +9,11 @@ import type { Logger } from '../../core/log.js';
 import type { GatewayConfig, ListenerSettings, RouteTable } from '../config/model.js';
 import type { ClusterSet } from './cluster-set.js';
 import { HttpConnections } from './http-connections.js';
-import { proxyHttpRequest, type RequestObserver } from './http-proxy.js';
+import { proxyHttpRequest, type HttpProxyContext, type RequestObserver } from './http-proxy.js';
 import { ListenerServer, type AcceptedConnection } from './listener-server.js';
 import { proxyTcpConnection, type TcpObserver } from './tcp-proxy.js';
 import type { TlsIdentity } from './tls-identity.js';
+import { proxyUpgrade } from './upgrade-proxy.js';
 
 export interface ListenerSetOptions {
   readonly identity: TlsIdentity | undefined;
@@ -160,26 +161,32 @@ export class ListenerSet {
     }
     const routes = (): RouteTable | undefined => ('inline' in filter.routes ? filter.routes.inline : this.config?.routes.get(filter.routes.rds));
     const http = running.http!;
-    http.setHandler((request, response, principal) => {
-      void proxyHttpRequest(
-        {
-          direction,
-          listener: settings.name,
-          routes,
-          clusters,
-          ...(filter.access ? { access: filter.access } : {}),
-          ...(principal ? { principal } : {}),
-          localSpiffeId: () => this.options.identity?.spiffeId(),
-          observer,
-          replayLimitBytes: this.options.replayLimitBytes,
-        },
-        request,
-        response,
-      ).catch((error: Error) => {
-        this.options.log.error({ listener: settings.name, err: error.message }, 'request handling failed');
-        response.destroy();
-      });
+    const contextFor = (principal: string | undefined): HttpProxyContext => ({
+      direction,
+      listener: settings.name,
+      routes,
+      clusters,
+      ...(filter.access ? { access: filter.access } : {}),
+      ...(principal ? { principal } : {}),
+      localSpiffeId: () => this.options.identity?.spiffeId(),
+      observer,
+      replayLimitBytes: this.options.replayLimitBytes,
     });
+    const upgrades = new Set(filter.upgrades);
+    http.setHandler(
+      (request, response, principal) => {
+        void proxyHttpRequest(contextFor(principal), request, response).catch((error: Error) => {
+          this.options.log.error({ listener: settings.name, err: error.message }, 'request handling failed');
+          response.destroy();
+        });
+      },
+      (request, socket, head, principal) => {
+        void proxyUpgrade({ ...contextFor(principal), upgrades }, request, socket, head).catch((error: Error) => {
+          this.options.log.error({ listener: settings.name, err: error.message }, 'upgrade handling failed');
+          socket.destroy();
+        });
+      },
+    );
     running.server.setHandler((connection) => http.accept(connection));
   }
 }
