@@ -75,15 +75,17 @@ describe('meshfed gateway as a process', () => {
       [['gateway', '--mode', 'sidecar', '--token-file', join(dir, 'missing.token'), '--ca-cert-file', zone.zone.grpcCaFile], /--token-file/],
       [['gateway', '--mode', 'ingress', '--token-file', tokenFile, '--ca-cert-file', zone.zone.grpcCaFile, '--listen', '127.0.0.1:0'], /ingress token/],
     ];
-    for (const [args, message] of cases) {
-      const result = await runCli('cli/meshfed.ts', args);
+    // Side by side: each is a process start under tsx, seconds apiece on a loaded machine.
+    const results = await Promise.all(cases.map(([args]) => runCli('cli/meshfed.ts', args)));
+    for (const [i, [args, message]] of cases.entries()) {
+      const result = results[i]!;
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
       expect(result.stderr).toMatch(message);
       expect(result.stderr).not.toMatch(/\n\s+at /);
       // The token never reaches the output.
       expect(result.stderr).not.toContain('mfd_');
     }
-  });
+  }, 60_000);
 
   it('serves traffic between two gateway processes, answers /healthz /readyz /metrics, and deregisters on SIGTERM', async () => {
     const echo = await sidecarProcess('echo', 'echo-p1', '127.0.0.71', 8080, app.port, '127.0.0.72');
