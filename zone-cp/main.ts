@@ -15,6 +15,7 @@ import { startDiscovery, type Discovery } from './discovery/start.js';
 import { FederationLink } from './federation-link.js';
 import { inventoryFromEndpoints } from './inventory/from-endpoints.js';
 import { InventoryPublisher, inventoriesFor } from './inventory/inventory-publisher.js';
+import { subsetCountsFromEndpoints, subsetTagKeys } from './inventory/subset-counts.js';
 import { buildZoneCpServer } from './server.js';
 import { dataplaneRoutes } from './api/dataplanes.js';
 import { proxyRoutes } from './api/proxies.js';
@@ -121,14 +122,29 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
   // ---- inventory: from the services file, or from discovered endpoints ----
   let inventory: InventoryPublisher | undefined;
   let warnedUnplaced = '';
+  // The tag keys of each placed tenant's TrafficRoute splits: the subset counts are counted by them, so a change republishes.
+  // Checked on every federation change: computed again only when a tenant's policies object is replaced (a policy changed).
+  const tagKeysOfPolicies = new WeakMap<TenantView['policies'], string[]>();
+  const subsetKeysOf = (view: TenantView) => {
+    let keys = tagKeysOfPolicies.get(view.policies);
+    if (!keys) tagKeysOfPolicies.set(view.policies, (keys = subsetTagKeys(Object.values(view.policies))));
+    return keys;
+  };
+  const subsetKeysByTenant = () => Object.fromEntries(Object.keys(tenants).sort().map((t) => [t, subsetKeysOf(tenants[t]!)]));
+  let subsetKeysPublished = '';
   const publishInventory = () => {
     if (!inventory || link.refused) return;
-    const local = discovery.inventory() ?? inventoryFromEndpoints(discovery.endpoints());
+    const fromFile = discovery.inventory();
+    const local = fromFile ?? inventoryFromEndpoints(discovery.endpoints());
+    const tagKeys = subsetKeysByTenant();
+    subsetKeysPublished = JSON.stringify(tagKeys);
+    // A services file reports counts, not tags: no subset counts then, and other zones treat its subsets as before.
+    const subsets = fromFile ? {} : subsetCountsFromEndpoints(discovery.endpoints(), tagKeys);
     // Only once placement is known can discovery be said to name tenants that are not placed here.
     const unplaced = link.initialized() ? Object.keys(local).filter((t) => !tenants[t]).sort().join(',') : '';
     if (unplaced && unplaced !== warnedUnplaced) log.warn({ tenants: unplaced.split(',') }, 'local services of tenants not placed in this zone are not published');
     warnedUnplaced = unplaced;
-    void inventory.publish(inventoriesFor(config.zone, Object.keys(tenants).sort(), local, ingressAddress(), new Date().toISOString())).then((ok) => {
+    void inventory.publish(inventoriesFor(config.zone, Object.keys(tenants).sort(), local, ingressAddress(), new Date().toISOString(), subsets)).then((ok) => {
       if (!ok && !stopping) setTimeout(publishInventory, 2000).unref();
     });
   };
@@ -179,6 +195,8 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
           inventory?.reset();
           publishInventory();
           syncIntermediates();
+        } else if (JSON.stringify(subsetKeysByTenant()) !== subsetKeysPublished) {
+          publishInventory();
         }
       },
       onBucketReplaced: (tenant) => {

@@ -47,12 +47,67 @@ export const InventoryService = Strict({
 });
 export type InventoryService = Static<typeof InventoryService>;
 
+/** Most tag keys a zone counts subsets by; it counts by the first ones, sorted, and subsets using others are unknown there. */
+export const MAX_SUBSET_TAG_KEYS = 32;
+/** Most distinct tag sets one locality of one service lists; beyond, it lists none and marks the locality truncated. */
+export const MAX_TAG_SETS_PER_LOCALITY = 64;
+
+// The subset counts are read by zone CPs and the global CP of other versions: plain objects (not Strict), so a
+// later version may add fields without its inventories being refused by earlier ones.
+
+/** Healthy endpoints carrying one combination of the counted tags. */
+export const InventoryTagSet = Type.Object({
+  /** The endpoints' tags whose keys are among `tagKeys`; never empty. */
+  tags: Type.Record(Type.String(), Type.String({ maxLength: 63 })),
+  healthy: Count,
+});
+export type InventoryTagSet = Static<typeof InventoryTagSet>;
+
+/** One locality of a service, by tag set. */
+export const InventorySubsetLocality = Type.Object({
+  region: Type.String({ maxLength: 63 }),
+  zone: Type.String({ maxLength: 63 }),
+  subzone: Type.Optional(Type.String({ maxLength: 63 })),
+  tagSets: Type.Array(InventoryTagSet, { maxItems: MAX_TAG_SETS_PER_LOCALITY }),
+  truncated: Type.Optional(Type.Boolean({ description: `More than ${MAX_TAG_SETS_PER_LOCALITY} distinct tag sets: none listed; every subset is unknown here.` })),
+});
+export type InventorySubsetLocality = Static<typeof InventorySubsetLocality>;
+
+/**
+ * What subset clusters of other zones need: per service and locality, how
+ * many healthy endpoints carry each combination of the tags TrafficRoute
+ * splits select by. A service or locality that is not listed has no healthy
+ * endpoint carrying any of `tagKeys`. Aggregated by distinct tag set, so its
+ * size follows the tag combinations, not the number of instances.
+ */
+export const InventorySubsets = Type.Object({
+  /** The tag keys counted, sorted: those of the tenant's TrafficRoute splits. A subset selecting by another key is unknown here. */
+  tagKeys: Type.Array(Type.String({ maxLength: 317 }), { maxItems: MAX_SUBSET_TAG_KEYS }),
+  services: Type.Array(
+    Type.Object({
+      namespace: Type.String({ maxLength: 63 }),
+      name: Type.String({ maxLength: 63 }),
+      localities: Type.Array(InventorySubsetLocality, { maxItems: 256 }),
+    }),
+  ),
+});
+export type InventorySubsets = Static<typeof InventorySubsets>;
+
 /** What a zone publishes per tenant placed in it. */
 export const ZoneInventory = Type.Object({
   zone: Type.String(),
   tenant: Type.String(),
   ingressAddress: Type.Union([Type.String(), Type.Null()]),
   services: Type.Array(InventoryService),
+  /**
+   * Absent from zone CPs that predate it and in services-file mode (which
+   * reports counts, not tags): other zones then keep its ingress in every
+   * subset cluster of a service it runs, weighted by all healthy endpoints.
+   * Top-level, not inside `services`: InventoryService is strict (it also
+   * validates services files), and earlier zone CPs would refuse the whole
+   * inventory for a field they do not know.
+   */
+  subsets: Type.Optional(InventorySubsets),
   publishedAt: Type.String(),
 });
 export type ZoneInventory = Static<typeof ZoneInventory>;

@@ -73,7 +73,7 @@ export function planTopology(topology: Topology): ZonePlan[] {
         instance: `${client.service}-${zone.name}`,
         ...next(),
         port: client.port ?? DEFAULT_CLIENT_PORT,
-        tags: {},
+        tags: { ...client.tags },
         traffic: { ...target, rate: client.rate ?? DEFAULT_CLIENT_RATE, path: client.path ?? '/' },
       });
     }

@@ -40,6 +40,7 @@ export const TopologyClient = Strict(
     calls: Type.String({ pattern: CALL_TARGET_PATTERN, maxLength: 140, description: 'What the load generator calls through this client\'s sidecar: <service>.<namespace>:<port>.', errorMessage: 'must be <service>.<namespace>:<port>, e.g. echo.shop:8080' }),
     rate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 500, description: 'Requests per second; default 20.', errorMessage: 'must be a number of requests per second above 0 and at most 500' })),
     path: Type.Optional(Type.String({ pattern: '^/[^\\s]*$', maxLength: 200, description: 'Request path; default /.', errorMessage: 'must be a path starting with /' })),
+    tags: Type.Optional(Labels),
   },
   'A client workload with a sidecar, and a built-in load generator sending requests through that sidecar.',
 );

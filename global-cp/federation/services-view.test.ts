@@ -101,6 +101,15 @@ describe('federatedServices', () => {
     expect(result.map((s) => `${s.namespace}/${s.name}`)).toEqual(['a-ns/b', 'a-ns/z', 'b-ns/a']);
   });
 
+  it('counts the same with or without a zone\'s subset counts (which only subset clusters read)', () => {
+    const plain = inventory('eu-1', [service('default', 'web', [80], [loc('eu', 'eu-1a', 3, 2)])]);
+    const withSubsets: ZoneInventory = {
+      ...plain,
+      subsets: { tagKeys: ['version'], services: [{ namespace: 'default', name: 'web', localities: [{ region: 'eu', zone: 'eu-1a', tagSets: [{ tags: { version: 'v1' }, healthy: 2 }] }] }] },
+    };
+    expect(federatedServices([withSubsets], new Set())).toEqual(federatedServices([plain], new Set()));
+  });
+
   it('does not reorder or change the inventories it is given', () => {
     const inventories = [inventory('z', [service('default', 'web', [80], [loc('r', 'z', 1, 1)])]), inventory('a', [service('default', 'web', [81], [])])];
     const copy = structuredClone(inventories);

@@ -57,6 +57,9 @@ describe('topology file', () => {
     expect(new Set(addresses).size).toBe(addresses.length);
     expect(workloads.find((w) => w.instance === 'web-zone-a')).toMatchObject({ address: '127.77.1.3', outboundAddress: '127.77.101.3', port: 9000, traffic: { service: 'echo', namespace: 'shop', port: 8080, rate: 20 } });
     expect(planFailover(plans)).toMatchObject({ local: 'zone-a', sameRegion: 'zone-b', otherRegion: 'zone-c', client: { tenant: 'acme', service: 'web' } });
+    // quickstart.yaml's web-canary splits web between v1 and v2: both run somewhere, v2 in zone-b only.
+    const webVersions = workloads.filter((w) => w.tenant === 'acme' && w.service === 'web').map((w) => `${w.zone}=${w.tags.version}`);
+    expect(webVersions).toEqual(['zone-a=v1', 'zone-b=v2', 'zone-c=v1']);
   });
 
   it('accepts a minimal file, and one with no zones at all (just the control plane)', () => {
@@ -76,6 +79,7 @@ describe('topology file', () => {
     ['a tag key that is no label key', withZone({ services: [{ tenant: 'acme', namespace: 'shop', name: 'echo', port: 8080, instances: 1, tags: { 'the version': 'v1' } }] }), '/zones/0/services/0/tags/the version: is not a valid label key'],
     ['a call target without port', withClient({ calls: 'echo.shop' }), '/zones/0/clients/0/calls: must be <service>.<namespace>:<port>'],
     ['a rate of 0', withClient({ rate: 0 }), '/zones/0/clients/0/rate: must be a number of requests per second above 0'],
+    ['a client tag key that is no label key', withClient({ tags: { 'the version': 'v1' } }), '/zones/0/clients/0/tags/the version: is not a valid label key'],
     ['a bad loopback prefix', { ...good, network: { loopbackPrefix: '10.1' } }, '/network/loopbackPrefix: must be "127.<0-255>"'],
     ['a Redis URL of another scheme', { ...good, redis: { url: 'http://x' } }, '/redis/url: must be a redis:// or rediss:// URL'],
     ['a zone listed twice', { zones: [good.zones[0], { ...good.zones[0], services: [], clients: [] }] }, '/zones/1/name: zone "zone-a" is already listed at /zones/0'],

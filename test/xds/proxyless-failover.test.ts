@@ -309,6 +309,11 @@ describe('proxyless gRPC (grpc-js-xds) through the zone CP', () => {
     await register('a2');
     await putPolicy('TrafficRoute', 'canary', { targetRef, rules: [{ split: [{ weight: 80, tags: { version: 'v1' } }, { weight: 20, tags: { version: 'v2' } }] }] });
     await configApplied('weighted route', (config) => expect(routeOf(config)).toContain('weighted_clusters'));
+    // zone-b and zone-c run v1 only, and say so in their inventories' subset counts: their ingresses back up v1, never v2.
+    await configApplied('subset assignments naming only zones that run the subset', (config) => {
+      expect(endpointSummary(config, `${authority}|version=v1`)).toEqual([`p0 zone-a ${BACKEND_HOSTS.a1}:${port} HEALTHY`, `p1 zone-b ${relays.b.address} HEALTHY`, `p2 zone-c ${relays.c.address} HEALTHY`]);
+      expect(endpointSummary(config, `${authority}|version=v2`)).toEqual([`p0 zone-a ${BACKEND_HOSTS.a2}:${port} HEALTHY`]);
+    });
     await convergeTo(['a1', 'a2']);
     const n = 400;
     const p = 0.8;

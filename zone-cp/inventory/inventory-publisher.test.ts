@@ -27,6 +27,14 @@ describe('inventoriesFor', () => {
     expect(inventoriesFor('eu-1', [], { acme: [web] }, null, NOW)).toEqual([]);
   });
 
+  it('carries a tenant\'s subset counts when it has them, and no field at all when it has none (services-file mode)', () => {
+    const subsets = { tagKeys: ['version'], services: [] };
+    const [acme, globex] = inventoriesFor('eu-1', ['acme', 'globex'], { acme: [web] }, null, NOW, { acme: subsets });
+    expect(acme!.subsets).toEqual(subsets);
+    expect(globex).not.toHaveProperty('subsets');
+    expect(inventoriesFor('eu-1', ['acme'], { acme: [web] }, null, NOW)[0]).not.toHaveProperty('subsets');
+  });
+
   it('carries a null ingress address through', () => {
     expect(inventoriesFor('eu-1', ['acme'], {}, null, NOW)[0]!.ingressAddress).toBeNull();
   });

@@ -1,13 +1,23 @@
 import { canonicalJson } from '../../core/canonical-json.js';
 import { openBucket } from '../../core/federation/kv.js';
 import { inventoryKey, type NatsNames } from '../../core/federation/names.js';
-import type { InventoryService, ZoneInventory } from '../../core/schemas/federation.js';
+import type { InventoryService, InventorySubsets, ZoneInventory } from '../../core/schemas/federation.js';
 import type { Logger } from '../../core/log.js';
 import type { NatsConnection } from 'nats';
 
-/** What this zone reports for each placed tenant: its services there (none if it has none) and its ingress. Pure. */
-export function inventoriesFor(zone: string, placedTenants: string[], services: Record<string, InventoryService[]>, ingressAddress: string | null, now: string): ZoneInventory[] {
-  return placedTenants.map((tenant) => ({ zone, tenant, ingressAddress, services: services[tenant] ?? [], publishedAt: now }));
+/**
+ * What this zone reports for each placed tenant: its services there (none if
+ * it has none), its ingress, and its subset counts when it has them. Pure.
+ */
+export function inventoriesFor(
+  zone: string,
+  placedTenants: string[],
+  services: Record<string, InventoryService[]>,
+  ingressAddress: string | null,
+  now: string,
+  subsets: Record<string, InventorySubsets> = {},
+): ZoneInventory[] {
+  return placedTenants.map((tenant) => ({ zone, tenant, ingressAddress, services: services[tenant] ?? [], ...(subsets[tenant] ? { subsets: subsets[tenant] } : {}), publishedAt: now }));
 }
 
 /** Publishes the zone's own inventory key in each placed tenant's bucket; skips what NATS already holds. */

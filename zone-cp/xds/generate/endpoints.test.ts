@@ -136,6 +136,94 @@ describe('renderClusterLoadAssignment', () => {
   });
 });
 
+describe('remote zones in subset assignments', () => {
+  const canary = policy('TrafficRoute', 'r', {
+    targetRef: { kind: 'Service', name: 'api', namespace: 'shop' },
+    rules: [{ split: [{ weight: 90, tags: { version: 'v1' } }, { weight: 10, tags: { version: 'v2', track: 'canary' } }] }],
+  });
+  const zoneB = { region: 'eu-west', zone: 'zone-b' };
+  const INGRESSES: Record<string, string> = { 'zone-b': '192.0.2.2:10001', 'zone-c': '192.0.2.3:10001', 'zone-d': '192.0.2.4:10001' };
+  type Counted = { tags: Record<string, string>; healthy: number };
+  /** zone-b's api with its subset counts; `tagSets` undefined: an older zone CP that reports none. */
+  const remoteWithSubsets = (zone: string, localities: Array<{ region: string; zone: string; subzone?: string; endpoints: number; healthy: number; tagSets?: Counted[]; truncated?: boolean }>, tagKeys = ['track', 'version']) => ({
+    ...remoteApi(zone, INGRESSES[zone]!, localities.map(({ tagSets: _, truncated: __, ...l }) => l)),
+    subsets: {
+      tagKeys,
+      services: [
+        {
+          namespace: 'shop',
+          name: 'api',
+          localities: localities.filter((l) => l.tagSets).map(({ endpoints: _, healthy: __, tagSets, truncated, ...where }) => ({ ...where, tagSets: tagSets!, ...(truncated ? { truncated } : {}) })),
+        },
+      ],
+    },
+  });
+  const remoteOf = (endpoints: Rendered[]) => endpoints.filter((l) => l.locality.zone !== 'zone-a').map((l) => `${l.locality.zone}${l.locality.sub_zone ? `/${l.locality.sub_zone}` : ''} weight ${l.load_balancing_weight.value}`);
+
+  it('names a remote zone\'s ingress in a subset\'s assignment only where it has healthy endpoints of the subset, weighted by them', () => {
+    const remoteInventories = [
+      remoteWithSubsets('zone-b', [{ ...zoneB, endpoints: 5, healthy: 4, tagSets: [{ tags: { version: 'v1' }, healthy: 3 }, { tags: { version: 'v2' }, healthy: 1 }] }]),
+      remoteWithSubsets('zone-c', [{ region: 'eu-west', zone: 'zone-c', endpoints: 3, healthy: 3, tagSets: [{ tags: { track: 'canary', version: 'v2' }, healthy: 2 }] }]),
+    ];
+    const snapshot = { policies: [canary], localEndpoints: [api('a-1', '10.0.0.1', { tags: { version: 'v1' } })], remoteInventories };
+    expect(remoteOf(cla(snapshot, { tags: { version: 'v1' } }).endpoints)).toEqual(['zone-b weight 3']);
+    // v2 alone in zone-b is not the canary subset, which needs both tags.
+    expect(remoteOf(cla(snapshot, { tags: { version: 'v2', track: 'canary' } }).endpoints)).toEqual(['zone-c weight 2']);
+    // The whole service still counts every healthy endpoint.
+    expect(remoteOf(cla(snapshot).endpoints)).toEqual(['zone-b weight 4', 'zone-c weight 3']);
+  });
+
+  it('places a remote zone in its nearest locality that has the subset, weighted by the subset in the reachable ones', () => {
+    const { endpoints } = cla(
+      {
+        policies: [canary],
+        remoteInventories: [
+          remoteWithSubsets('zone-b', [
+            { ...zoneB, subzone: 'r1', endpoints: 2, healthy: 2, tagSets: [{ tags: { version: 'v1' }, healthy: 2 }] },
+            { ...zoneB, subzone: 'r2', endpoints: 3, healthy: 3, tagSets: [{ tags: { version: 'v1' }, healthy: 1 }, { tags: { track: 'canary', version: 'v2' }, healthy: 2 }] },
+          ]),
+        ],
+      },
+      { tags: { version: 'v2', track: 'canary' } },
+    );
+    expect(remoteOf(endpoints)).toEqual(['zone-b/r2 weight 2']);
+  });
+
+  it('keeps the ingress, weighted by every healthy endpoint there, where the zone cannot tell: no subset counts (an older zone CP), a tag key it did not count by, too many tag sets', () => {
+    const snapshot = {
+      policies: [canary],
+      remoteInventories: [
+        remoteApi('zone-b', '192.0.2.2:10001', [{ ...zoneB, endpoints: 4, healthy: 4 }]),
+        // Counted by version only: the canary subset's track is unknown there.
+        remoteWithSubsets('zone-c', [{ region: 'eu-west', zone: 'zone-c', endpoints: 3, healthy: 3, tagSets: [{ tags: { version: 'v1' }, healthy: 3 }] }], ['version']),
+        remoteWithSubsets('zone-d', [{ region: 'eu-west', zone: 'zone-d', endpoints: 99, healthy: 90, tagSets: [], truncated: true }]),
+      ],
+    };
+    expect(remoteOf(cla(snapshot, { tags: { version: 'v2', track: 'canary' } }).endpoints)).toEqual(['zone-b weight 4', 'zone-c weight 3', 'zone-d weight 90']);
+    // Counted by version, zone-c has no v2: left out of v2-only subsets, but not of the canary's.
+    const v2only = policy('TrafficRoute', 'r', { targetRef: { kind: 'Service', name: 'api', namespace: 'shop' }, rules: [{ split: [{ weight: 100, tags: { version: 'v2' } }] }] });
+    expect(remoteOf(cla({ ...snapshot, policies: [v2only] }, { tags: { version: 'v2' } }).endpoints)).toEqual(['zone-b weight 4', 'zone-d weight 90']);
+  });
+
+  it('leaves out a zone that counts subsets but lists nothing for the service, and never weighs a subset above the locality\'s healthy total', () => {
+    const listsNothing = { ...remoteApi('zone-b', '192.0.2.2:10001', [{ ...zoneB, endpoints: 2, healthy: 2 }]), subsets: { tagKeys: ['track', 'version'], services: [] } };
+    expect(remoteOf(cla({ policies: [canary], remoteInventories: [listsNothing] }, { tags: { version: 'v1' } }).endpoints)).toEqual([]);
+    expect(remoteOf(cla({ policies: [canary], remoteInventories: [listsNothing] }).endpoints)).toEqual(['zone-b weight 2']);
+    const overcounted = remoteWithSubsets('zone-b', [{ ...zoneB, endpoints: 2, healthy: 1, tagSets: [{ tags: { version: 'v1' }, healthy: 5 }] }]);
+    expect(remoteOf(cla({ policies: [canary], remoteInventories: [overcounted] }, { tags: { version: 'v1' } }).endpoints)).toEqual(['zone-b weight 1']);
+  });
+
+  it('renders again when only a remote zone\'s subset counts change', () => {
+    const counted = (healthy: number) => remoteWithSubsets('zone-b', [{ ...zoneB, endpoints: 2, healthy: 2, tagSets: [{ tags: { version: 'v1' }, healthy }] }]);
+    const snapshot = (healthy: number) => ({ name: 'acme', trustDomain: 'acme.mesh', policies: [canary], localEndpoints: [], remoteInventories: [counted(healthy)] });
+    const before = buildTenantModel(snapshot(2));
+    const same = buildTenantModel(snapshot(2), before);
+    const after = buildTenantModel(snapshot(0), before);
+    expect(same.byKey.get('shop/api')).toBe(before.byKey.get('shop/api'));
+    expect(after.byKey.get('shop/api')).not.toBe(before.byKey.get('shop/api'));
+  });
+});
+
 describe('serviceEndpoints', () => {
   it('renders one assignment per port and subset, named like the clusters', () => {
     const model = buildTenantModel(ACME);

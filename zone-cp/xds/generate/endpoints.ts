@@ -4,7 +4,7 @@ import { clusterName } from '../../../core/xds/names.js';
 import type { ResourceObject } from '../../../core/xds/protos.js';
 import type { LocalEndpoint } from '../../discovery/model.js';
 import { localityKey, localityPriorities, localityRank, overprovisioningFactor } from './localities.js';
-import { inSubset, type RemoteService, type ServiceModel, type Subset } from './model.js';
+import { inSubset, tagsMatch, type RemoteService, type ServiceModel, type Subset } from './model.js';
 import type { GenerationWarning, NamedResource } from './output.js';
 import { socketAddress, struct, wrapped } from './proto-values.js';
 import { compare } from './services.js';
@@ -78,7 +78,7 @@ export function renderClusterLoadAssignment(
   }
   if (options.includeRemote) {
     for (const remote of service.remote) {
-      const entry = remoteEntry(remote, port, proxyLocality, failover);
+      const entry = remoteEntry(remote, port, subset, proxyLocality, failover);
       if (entry) add(entry.locality, { address: entry.address, port: entry.port, healthy: true, weight: entry.weight, remoteZone: remote.zone });
     }
   }
@@ -128,22 +128,45 @@ function renderLbEndpoint(draft: LbEndpointDraft): ResourceObject {
  * A remote zone as one endpoint: its ingress. One address may appear once per
  * assignment, so a zone reporting several localities is placed in the one
  * nearest the proxy (subzone dropped when several share it), weighted by all
- * its healthy endpoints the failover policy lets traffic reach: the ingress
- * spreads what it gets over all of them.
+ * its healthy endpoints (of the subset, for a subset's assignment) the
+ * failover policy lets traffic reach: the ingress spreads what it gets over
+ * all of them. A zone without a healthy endpoint of the subset is left out:
+ * its ingress would refuse the subset's SNI.
  */
-function remoteEntry(remote: RemoteService, port: number, proxy: Locality, failover: LocalityFailoverSpec | undefined) {
+function remoteEntry(remote: RemoteService, port: number, subset: Subset | undefined, proxy: Locality, failover: LocalityFailoverSpec | undefined) {
   if (!remote.ingress || !remote.ports.includes(port)) return undefined;
+  const healthyOf = remoteHealthyCounter(remote, subset);
   const reachable = remote.localities
-    .filter((l) => l.healthy > 0)
-    .map((l) => ({ locality: l, rank: localityRank(proxy, l, failover) }))
-    .filter((r): r is { locality: RemoteService['localities'][number]; rank: number } => r.rank !== undefined)
+    .map((l) => ({ locality: l, healthy: healthyOf(l), rank: localityRank(proxy, l, failover) }))
+    .filter((r): r is { locality: RemoteService['localities'][number]; healthy: number; rank: number } => r.healthy > 0 && r.rank !== undefined)
     .sort((a, b) => a.rank - b.rank || compare(localityKey(a.locality), localityKey(b.locality)));
   const nearest = reachable[0];
   if (!nearest) return undefined;
   const sameZone = reachable.filter((r) => r.locality.region === nearest.locality.region && r.locality.zone === nearest.locality.zone);
   const oneSubzone = sameZone.every((r) => r.locality.subzone === nearest.locality.subzone);
   const locality: Locality = { region: nearest.locality.region, zone: nearest.locality.zone, ...(oneSubzone && nearest.locality.subzone ? { subzone: nearest.locality.subzone } : {}) };
-  return { locality, address: remote.ingress.address, port: remote.ingress.port, weight: reachable.reduce((total, r) => total + r.locality.healthy, 0) };
+  return { locality, address: remote.ingress.address, port: remote.ingress.port, weight: reachable.reduce((total, r) => total + r.healthy, 0) };
+}
+
+/**
+ * How many healthy endpoints of `subset` (no subset: of the whole service) a
+ * remote zone has in one of its localities. Where the zone cannot tell, the
+ * locality's healthy total stands, as before zones counted subsets: it
+ * reports no subset counts (an older zone CP, a services file), did not count
+ * by one of the subset's tag keys (yet), or has more tag sets there than it
+ * lists. Never more than the locality's healthy total. Pure.
+ */
+function remoteHealthyCounter(remote: RemoteService, subset: Subset | undefined): (locality: RemoteService['localities'][number]) => number {
+  const counts = remote.subsets;
+  if (!subset || !counts || !Object.keys(subset.tags).every((k) => counts.tagKeys.includes(k))) return (l) => l.healthy;
+  const byLocality = new Map(counts.localities.map((l) => [localityKey(l), l]));
+  return (l) => {
+    const reported = byLocality.get(localityKey(l));
+    if (!reported) return 0;
+    if (reported.truncated) return l.healthy;
+    const healthy = reported.tagSets.reduce((total, set) => total + (tagsMatch(set.tags, subset) ? set.healthy : 0), 0);
+    return Math.min(healthy, l.healthy);
+  };
 }
 
 /**

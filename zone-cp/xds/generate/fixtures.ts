@@ -47,19 +47,37 @@ export const ACME_ENDPOINTS: LocalEndpoint[] = [
 ];
 
 export const ACME_INVENTORIES: ZoneInventory[] = [
-  inventory('zone-b', '192.0.2.20:10001', [
-    { namespace: 'shop', name: 'web', ports: [{ port: 8080, protocol: 'http' }], localities: [{ region: 'eu-west', zone: 'zone-b', endpoints: 3, healthy: 3 }] },
-    {
-      namespace: 'shop',
-      name: 'payments',
-      ports: [{ port: 9090, protocol: 'grpc' }],
-      localities: [
-        { region: 'eu-west', zone: 'zone-b', subzone: 'rack-1', endpoints: 2, healthy: 2 },
-        { region: 'eu-west', zone: 'zone-b', subzone: 'rack-2', endpoints: 2, healthy: 1 },
+  {
+    ...inventory('zone-b', '192.0.2.20:10001', [
+      { namespace: 'shop', name: 'web', ports: [{ port: 8080, protocol: 'http' }], localities: [{ region: 'eu-west', zone: 'zone-b', endpoints: 3, healthy: 3 }] },
+      {
+        namespace: 'shop',
+        name: 'payments',
+        ports: [{ port: 9090, protocol: 'grpc' }],
+        localities: [
+          { region: 'eu-west', zone: 'zone-b', subzone: 'rack-1', endpoints: 2, healthy: 2 },
+          { region: 'eu-west', zone: 'zone-b', subzone: 'rack-2', endpoints: 2, healthy: 1 },
+        ],
+      },
+      { namespace: 'ops', name: 'legacy-db', ports: [{ port: 5432, protocol: 'tcp' }], localities: [{ region: 'eu-west', zone: 'zone-b', endpoints: 1, healthy: 1 }] },
+    ]),
+    // zone-b runs payments v1 only: it must not appear in the v2 subset's assignment. (zone-c reports no subset
+    // counts, as a zone CP before them did: it stays in every subset's.)
+    subsets: {
+      tagKeys: ['version'],
+      services: [
+        {
+          namespace: 'shop',
+          name: 'payments',
+          localities: [
+            { region: 'eu-west', zone: 'zone-b', subzone: 'rack-1', tagSets: [{ tags: { version: 'v1' }, healthy: 2 }] },
+            { region: 'eu-west', zone: 'zone-b', subzone: 'rack-2', tagSets: [{ tags: { version: 'v1' }, healthy: 1 }] },
+          ],
+        },
+        { namespace: 'shop', name: 'web', localities: [{ region: 'eu-west', zone: 'zone-b', tagSets: [{ tags: { version: 'v1' }, healthy: 3 }] }] },
       ],
     },
-    { namespace: 'ops', name: 'legacy-db', ports: [{ port: 5432, protocol: 'tcp' }], localities: [{ region: 'eu-west', zone: 'zone-b', endpoints: 1, healthy: 1 }] },
-  ]),
+  },
   inventory('zone-c', '[2001:db8::30]:10001', [
     { namespace: 'shop', name: 'payments', ports: [{ port: 9090, protocol: 'grpc' }], localities: [{ region: 'us-east', zone: 'zone-c', endpoints: 4, healthy: 4 }] },
     { namespace: 'billing', name: 'ledger', ports: [{ port: 7070, protocol: 'http2' }], localities: [{ region: 'us-east', zone: 'zone-c', endpoints: 2, healthy: 2 }] },

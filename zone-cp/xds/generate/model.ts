@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { InventoryService } from '../../../core/schemas/federation.js';
+import type { InventoryService, InventorySubsetLocality } from '../../../core/schemas/federation.js';
 import { workloadSpiffeId } from '../../../core/spiffe.js';
 import { subsetKey } from '../../../core/xds/names.js';
 import type { LocalEndpoint } from '../../discovery/model.js';
@@ -25,6 +25,12 @@ export interface RemoteService {
   ingress?: { address: string; port: number };
   ports: number[];
   localities: InventoryService['localities'];
+  /**
+   * Its healthy endpoints by subset tags (localities it does not list have
+   * none); absent when the zone reports no subset counts (a zone CP that
+   * predates them, a services file).
+   */
+  subsets?: { tagKeys: readonly string[]; localities: readonly InventorySubsetLocality[] };
 }
 
 /**
@@ -127,9 +133,11 @@ function groupRemoteServices(snapshot: TenantSnapshot, warnings: GenerationWarni
     if (inventory.ingressAddress !== null && !ingress) {
       warnings.push({ code: 'ingress-not-ip', message: `zone ${inventory.zone}: ingress address "${inventory.ingressAddress}" is not an IP literal with a port; its endpoints are left out` });
     }
+    const subsetLocalities = new Map((inventory.subsets?.services ?? []).map((s) => [catalogueKey(s), s.localities]));
     for (const service of inventory.services) {
       const key = catalogueKey(service);
-      const remote: RemoteService = { zone: inventory.zone, ...(ingress ? { ingress } : {}), ports: service.ports.map((p) => p.port), localities: service.localities };
+      const subsets = inventory.subsets && { tagKeys: inventory.subsets.tagKeys, localities: subsetLocalities.get(key) ?? [] };
+      const remote: RemoteService = { zone: inventory.zone, ...(ingress ? { ingress } : {}), ports: service.ports.map((p) => p.port), localities: service.localities, ...(subsets ? { subsets } : {}) };
       const group = grouped.get(key);
       if (group) group.push(remote);
       else grouped.set(key, [remote]);
@@ -159,7 +167,8 @@ function sameRemoteService(a: RemoteService, b: RemoteService): boolean {
     a.ingress?.address === b.ingress?.address &&
     a.ingress?.port === b.ingress?.port &&
     a.ports.join() === b.ports.join() &&
-    (a.localities === b.localities || JSON.stringify(a.localities) === JSON.stringify(b.localities))
+    (a.localities === b.localities || JSON.stringify(a.localities) === JSON.stringify(b.localities)) &&
+    (a.subsets === b.subsets || JSON.stringify(a.subsets) === JSON.stringify(b.subsets))
   );
 }
 
@@ -199,5 +208,8 @@ function subsetsOf(policies: ServicePolicies): Subset[] {
   return [...found.values()].sort((a, b) => compare(a.key, b.key));
 }
 
+/** Whether tags carry every tag of a subset. */
+export const tagsMatch = (tags: Record<string, string>, subset: Subset) => Object.entries(subset.tags).every(([k, v]) => Object.hasOwn(tags, k) && tags[k] === v);
+
 /** Whether an endpoint belongs to a subset (no subset: the whole service). */
-export const inSubset = (endpoint: LocalEndpoint, subset?: Subset) => !subset || Object.entries(subset.tags).every(([k, v]) => endpoint.tags[k] === v);
+export const inSubset = (endpoint: LocalEndpoint, subset?: Subset) => !subset || tagsMatch(endpoint.tags, subset);

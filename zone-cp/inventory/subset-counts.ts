@@ -1,0 +1,108 @@
+import { MAX_SUBSET_TAG_KEYS, MAX_TAG_SETS_PER_LOCALITY, type InventorySubsetLocality, type InventorySubsets, type InventoryTagSet } from '../../core/schemas/federation.js';
+import type { PolicyDocument, TrafficRouteSpec } from '../../core/schemas/policies/index.js';
+import { subsetKey } from '../../core/xds/names.js';
+import type { LocalEndpoint } from '../discovery/model.js';
+
+const MAX_TAG_KEY_LENGTH = 317;
+const MAX_TAG_VALUE_LENGTH = 63;
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The tag keys a tenant's TrafficRoute splits select by: what its subset
+ * counts are counted by. Sorted; the first MAX_SUBSET_TAG_KEYS only. Pure.
+ */
+export function subsetTagKeys(policies: Iterable<PolicyDocument>): string[] {
+  const keys = new Set<string>();
+  for (const policy of policies) {
+    if (policy.kind !== 'TrafficRoute') continue;
+    // Documents from NATS passed only a shape check: read the spec warily.
+    const rules = (policy.spec as Partial<TrafficRouteSpec>).rules;
+    for (const rule of Array.isArray(rules) ? rules : []) {
+      for (const entry of Array.isArray(rule?.split) ? rule.split : []) {
+        for (const key of Object.keys(entry?.tags ?? {})) if (key.length <= MAX_TAG_KEY_LENGTH) keys.add(key);
+      }
+    }
+  }
+  return [...keys].sort(compare).slice(0, MAX_SUBSET_TAG_KEYS);
+}
+
+/**
+ * Per tenant, what other zones' subset clusters need of this zone's
+ * endpoints: per service and locality, the healthy endpoints by the values
+ * they carry of `tagKeys[tenant]` (tenants without keys get none: the same
+ * to other zones as counting by no key).
+ * Endpoints carrying none of the keys are left out (they are in no subset),
+ * and so are services and localities left without any. A locality with more
+ * than MAX_TAG_SETS_PER_LOCALITY distinct tag sets lists none and is marked
+ * truncated: its subsets are unknown to other zones. Pure; sorted for stable output.
+ */
+export function subsetCountsFromEndpoints(endpoints: readonly LocalEndpoint[], tagKeys: Readonly<Record<string, readonly string[]>>): Record<string, InventorySubsets> {
+  const counted = new Map<string, Map<string, ServiceCounts>>();
+  for (const e of endpoints) {
+    const keys = tagKeys[e.tenant];
+    if (!e.healthy || !keys) continue;
+    const tags = projectTags(e.tags, keys);
+    if (!tags) continue;
+    let services = counted.get(e.tenant);
+    if (!services) counted.set(e.tenant, (services = new Map<string, ServiceCounts>()));
+    const serviceKey = `${e.namespace}/${e.service}`;
+    let service = services.get(serviceKey);
+    if (!service) services.set(serviceKey, (service = { namespace: e.namespace, name: e.service, localities: new Map() }));
+    const localityKey = `${e.locality.region}/${e.locality.zone}/${e.locality.subzone ?? ''}`;
+    let locality = service.localities.get(localityKey);
+    if (!locality) service.localities.set(localityKey, (locality = { locality: e.locality, tagSets: new Map() }));
+    const setKey = subsetKey(tags);
+    const tagSet = locality.tagSets.get(setKey);
+    if (tagSet) tagSet.healthy += 1;
+    // Past the cap, one more entry is enough to know the locality is truncated.
+    else if (locality.tagSets.size <= MAX_TAG_SETS_PER_LOCALITY) locality.tagSets.set(setKey, { tags, healthy: 1 });
+  }
+
+  const byTenant: Record<string, InventorySubsets> = {};
+  for (const [tenant, keys] of Object.entries(tagKeys)) {
+    if (keys.length === 0) continue;
+    const services = counted.get(tenant) ?? new Map<string, ServiceCounts>();
+    byTenant[tenant] = {
+      tagKeys: [...keys],
+      services: sortedValues(services).map((service) => ({ namespace: service.namespace, name: service.name, localities: sortedValues(service.localities).map(renderLocality) })),
+    };
+  }
+  return byTenant;
+}
+
+interface LocalityCounts {
+  locality: LocalEndpoint['locality'];
+  /** By subsetKey(tags). */
+  tagSets: Map<string, InventoryTagSet>;
+}
+
+interface ServiceCounts {
+  namespace: string;
+  name: string;
+  /** By region/zone/subzone. */
+  localities: Map<string, LocalityCounts>;
+}
+
+const sortedValues = <T>(map: ReadonlyMap<string, T>): T[] => [...map.keys()].sort(compare).map((k) => map.get(k)!);
+
+function renderLocality({ locality, tagSets }: LocalityCounts): InventorySubsetLocality {
+  const where = { region: locality.region, zone: locality.zone, ...(locality.subzone ? { subzone: locality.subzone } : {}) };
+  if (tagSets.size > MAX_TAG_SETS_PER_LOCALITY) return { ...where, tagSets: [], truncated: true };
+  return { ...where, tagSets: sortedValues(tagSets) };
+}
+
+/**
+ * An endpoint's tags restricted to `keys`, or undefined when it carries none
+ * of them. A value too long for the inventory is left out: no subset can
+ * select it (TrafficRoute tag values are at most 63 characters), and no
+ * subset selects an absent key either.
+ */
+function projectTags(tags: Record<string, string>, keys: readonly string[]): Record<string, string> | undefined {
+  let projected: Record<string, string> | undefined;
+  for (const key of keys) {
+    const value = Object.hasOwn(tags, key) ? tags[key] : undefined;
+    if (typeof value === 'string' && value.length <= MAX_TAG_VALUE_LENGTH) (projected ??= {})[key] = value;
+  }
+  return projected;
+}
