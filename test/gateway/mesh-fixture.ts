@@ -6,7 +6,7 @@
  * would its own IP.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { startGateway, type RunningGateway } from '../../gateway/main.js';
 import type { DataplaneRegistration } from '../../core/schemas/dataplane.js';
 import type { RunningZoneCp } from '../../zone-cp/main.js';
@@ -52,6 +52,16 @@ export class EchoApp {
         response.writeHead(this.fail ? 503 : 200, { 'content-type': 'application/json' });
         response.end(JSON.stringify(reply));
       });
+    });
+    // A WebSocket-like upgrade: 101 naming the instance and the caller the sidecar saw, then an upper-casing echo.
+    server.on('upgrade', (request: http.IncomingMessage, socket: Socket) => {
+      this.requests += 1;
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${String(request.headers.upgrade)}\r\nConnection: Upgrade\r\nx-instance: ${this.instance}\r\nx-caller: ${String(request.headers['x-forwarded-client-cert'] ?? '')}\r\n\r\n`,
+      );
+      socket.on('data', (chunk: Buffer) => socket.write(chunk.toString().toUpperCase()));
+      socket.on('end', () => socket.end());
+      socket.on('error', () => undefined);
     });
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
     this.port = (server.address() as AddressInfo).port;

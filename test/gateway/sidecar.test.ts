@@ -3,9 +3,10 @@
  * web-1 (client) → its sidecar's outbound listener → mTLS → echo sidecars'
  * inbound listeners → echo applications.
  */
+import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../../gateway/main.js';
 import { api, eventually } from '../helpers/federation.js';
@@ -78,6 +79,27 @@ describe('sidecar data plane in one zone', () => {
     const reply = JSON.parse((await viaWeb('/', { traceparent: incoming, 'x-forwarded-client-cert': 'URI=spiffe://acme.mesh/ns/demo/sa/admin' })).body) as EchoReply;
     expect(String(reply.headers.traceparent)).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-(?!b7ad6b7169203331)[0-9a-f]{16}-01$/);
     expect(reply.headers['x-forwarded-client-cert']).toBe('By=spiffe://acme.mesh/ns/demo/sa/echo;URI=spiffe://acme.mesh/ns/demo/sa/web');
+  });
+
+  it('carries a WebSocket upgrade over mTLS between sidecars and pipes it both ways', async () => {
+    const upgraded = await new Promise<{ headers: http.IncomingHttpHeaders; socket: Socket }>((resolve, reject) => {
+      const req = http.request({ host: WEB_OUT, port: 8080, path: '/ws', headers: { host: ECHO_HOST, connection: 'Upgrade', upgrade: 'websocket' } });
+      req.on('upgrade', (res, socket) => resolve({ headers: res.headers, socket }));
+      req.on('response', (res) => reject(new Error(`not upgraded: ${res.statusCode}`)));
+      req.on('error', reject);
+      req.end();
+    });
+    try {
+      expect(upgraded.headers['x-instance']).toMatch(/^echo-[12]$/);
+      expect(upgraded.headers['x-caller']).toBe('By=spiffe://acme.mesh/ns/demo/sa/echo;URI=spiffe://acme.mesh/ns/demo/sa/web');
+      for (const word of ['ping', 'pong']) {
+        const echoed = new Promise<string>((resolve) => upgraded.socket.once('data', (c: Buffer) => resolve(c.toString())));
+        upgraded.socket.write(word);
+        expect(await echoed).toBe(word.toUpperCase());
+      }
+    } finally {
+      upgraded.socket.destroy();
+    }
   });
 
   it('proxies raw TCP over mTLS', async () => {

@@ -3,7 +3,7 @@ import type { InboundPort, Protocol } from '../../../core/schemas/dataplane.js';
 import { inboundListenerName } from '../../../core/xds/names.js';
 import type { ResourceObject } from '../../../core/xds/protos.js';
 import { DEFAULT_CONNECT_TIMEOUT, http2ProtocolOptions } from './clusters.js';
-import { httpConnectionManager, httpConnectionManagerFilter, tcpProxyFilter } from './http.js';
+import { SIDECAR_UPGRADES, httpConnectionManager, httpConnectionManagerFilter, tcpProxyFilter } from './http.js';
 import type { ProxyDescription } from './input.js';
 import type { TenantModel } from './model.js';
 import { inboundClusterName } from './names.js';
@@ -41,7 +41,7 @@ export function inboundResources(model: TenantModel, proxy: ProxyDescription): {
     const cluster = inboundClusterName(inbound.port);
     const http = isHttpProtocol(protocol);
     const filters = http
-      ? [httpConnectionManagerFilter(httpConnectionManager(name, { inline: inboundRoutes(name, cluster) }, rbac ? [httpRbacFilter(rbac)] : []))]
+      ? [httpConnectionManagerFilter(httpConnectionManager(name, { inline: inboundRoutes(name, cluster) }, rbac ? [httpRbacFilter(rbac)] : [], SIDECAR_UPGRADES))]
       : [...(rbac ? [networkRbacFilter(rbac, name)] : []), tcpProxyFilter(name, cluster)];
     const chain = { filters, ...(proxy.mtls ? { transport_socket: downstreamTlsSocket(http) } : {}) };
     // Binding the workload's own address (when known) leaves 127.0.0.1:<port> to the application and the outbound side.

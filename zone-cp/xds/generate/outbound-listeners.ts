@@ -1,5 +1,5 @@
 import { clusterName } from '../../../core/xds/names.js';
-import { httpConnectionManager, httpConnectionManagerFilter, tcpProxyFilter } from './http.js';
+import { SIDECAR_UPGRADES, httpConnectionManager, httpConnectionManagerFilter, tcpProxyFilter } from './http.js';
 import type { ProxyDescription } from './input.js';
 import type { ServiceModel } from './model.js';
 import { outboundPortName } from './names.js';
@@ -38,7 +38,7 @@ export function outboundPortListeners(services: readonly ServiceModel[]): { list
       // HTTP wins the port: it can serve many services at once, TCP only one.
       if (tcp.length) warnings.push({ code: 'tcp-port-conflict', message: `${name}: HTTP services share the port, so TCP ${names(tcp)} cannot be reached through it` });
       routes.push({ name, resource: { name, virtual_hosts: http.map((s) => serviceVirtualHost(s, port, [s.hostname, `${s.hostname}:${port}`])) } });
-      filter = httpConnectionManagerFilter(httpConnectionManager(name, { rds: name }));
+      filter = httpConnectionManagerFilter(httpConnectionManager(name, { rds: name }, [], SIDECAR_UPGRADES));
     } else {
       const [first, ...others] = [...tcp].sort((a, b) => compare(a.name, b.name) || compare(a.namespace, b.namespace));
       if (others.length) warnings.push({ code: 'tcp-port-conflict', message: `${name}: TCP services ${names(tcp)} share the port; ${first!.namespace}/${first!.name} (first by name) gets it` });
