@@ -172,7 +172,11 @@ describe('sidecar HTTP engine', () => {
       res.writeHead(426, { 'content-type': 'text/plain' });
       res.end('upgrade required');
     });
+    const upgradedSockets = new Set<Socket>();
     server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      // Upgraded sockets are no longer the HTTP server's: closeAllConnections() would not end them.
+      upgradedSockets.add(socket);
+      if (req.headers['x-hang']) return;
       if (req.headers['x-refuse']) {
         socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 7\r\n\r\nrefused');
         return;
@@ -183,7 +187,13 @@ describe('sidecar HTTP engine', () => {
       socket.on('end', () => socket.end());
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    backends.push({ port: (server.address() as AddressInfo).port, hits: 0, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) });
+    const close = () =>
+      new Promise<void>((resolve) => {
+        for (const socket of upgradedSockets) socket.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    backends.push({ port: (server.address() as AddressInfo).port, hits: 0, close });
     await apply(config(port, table({ clusters: [{ name: 'c', weight: 1 }] }), [cluster('c')], { c: assignment((server.address() as AddressInfo).port) }));
 
     const upgrade = (type: string, extra: Record<string, string> = {}) =>
@@ -211,6 +221,12 @@ describe('sidecar HTTP engine', () => {
     expect(await upgrade('h2c')).toMatchObject({ kind: 'response', status: 403 });
     await expect.poll(() => entries.at(-1)?.response_code_details).toBe('upgrade_failed');
     expect(await upgrade('websocket', { 'x-refuse': '1' })).toEqual({ kind: 'response', status: 400, body: 'refused' });
+
+    // The route timeout bounds the wait for the upgrade's answer.
+    await apply(config(port, table({ clusters: [{ name: 'c', weight: 1 }], timeouts: { timeoutMs: 300 } }), [cluster('c')], { c: assignment((server.address() as AddressInfo).port) }));
+    const started = performance.now();
+    expect(await upgrade('websocket', { 'x-hang': '1' })).toMatchObject({ kind: 'response', status: 504 });
+    expect(performance.now() - started).toBeLessThan(2_000);
   });
 
   it('answers 503 UF when nothing listens, and 504 when the upstream is too slow', async () => {

@@ -11,8 +11,9 @@
  */
 import http, { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type net from 'node:net';
-import { pickWeightedCluster } from '../lb/index.js';
+import { pickWeightedCluster, type Host, type OutlierOutcome } from '../lb/index.js';
 import { childTraceparent } from '../observability/traceparent.js';
+import { requestDeadline } from '../resilience/index.js';
 import { tlsFor, type ClusterRuntime } from './cluster-set.js';
 import { completeExchange, forwardedHeaders, headerValue, newExchange, type Exchange, type HttpProxyContext } from './http-proxy.js';
 import { HOP_BY_HOP } from './upstream-attempt.js';
@@ -76,11 +77,16 @@ export async function proxyUpgrade(context: UpgradeProxyContext, request: Incomi
   const trace = childTraceparent(headerValue(headers, 'traceparent'));
   exchange.traceId = trace.traceId;
   const upstreamHeaders = { ...forwardedHeaders(context, headers, trace.traceparent), host: authority, connection: 'Upgrade', upgrade: String(headers.upgrade) };
-  const answer = await connectAndSend(context, cluster, request, upstreamHeaders, exchange);
+  // The route timeout bounds the wait for the upstream's answer; an upgraded connection then lives as long as both sides keep it.
+  const answer = await connectAndSend(context, cluster, request, upstreamHeaders, exchange, requestDeadline(exchange.startedAt, route.timeouts));
   if (downstream.destroyed) {
     if (answer.kind === 'upgraded') answer.socket.destroy();
     else if (answer.kind === 'response') answer.response.destroy();
     return;
+  }
+  if (answer.kind === 'timeout') {
+    exchange.flags.push('UT');
+    return reply(504, 'upstream request timeout');
   }
   if (answer.kind === 'failed') {
     exchange.flags.push(exchange.host ? 'UF' : 'UH');
@@ -132,10 +138,11 @@ export async function proxyUpgrade(context: UpgradeProxyContext, request: Incomi
 type UpgradeAnswer =
   | { readonly kind: 'upgraded'; readonly response: IncomingMessage; readonly socket: net.Socket; readonly head: Buffer }
   | { readonly kind: 'response'; readonly response: IncomingMessage }
-  | { readonly kind: 'failed'; readonly error: string };
+  | { readonly kind: 'failed'; readonly error: string }
+  | { readonly kind: 'timeout' };
 
 /** Sends the upgrade request to an endpoint, moving to another while connecting fails. */
-async function connectAndSend(context: UpgradeProxyContext, cluster: ClusterRuntime, request: IncomingMessage, headers: http.OutgoingHttpHeaders, exchange: Exchange): Promise<UpgradeAnswer> {
+async function connectAndSend(context: UpgradeProxyContext, cluster: ClusterRuntime, request: IncomingMessage, headers: http.OutgoingHttpHeaders, exchange: Exchange, deadline: number): Promise<UpgradeAnswer> {
   const tried = new Set<string>();
   let last: UpgradeAnswer = { kind: 'failed', error: 'no attempt made' };
   for (let attempt = 0; attempt < (context.connectAttempts ?? 3); attempt++) {
@@ -144,17 +151,24 @@ async function connectAndSend(context: UpgradeProxyContext, cluster: ClusterRunt
     tried.add(host.key);
     exchange.host = host;
     exchange.attempts += 1;
-    last = await sendOnce(cluster, host, request, headers);
-    const ejection = cluster.outlier?.record(host.key, last.kind === 'failed' ? { kind: 'connect-failure' } : { kind: 'response', status: last.kind === 'upgraded' ? 101 : (last.response.statusCode ?? 502) });
+    last = await sendOnce(cluster, host, request, headers, deadline - performance.now());
+    const ejection = cluster.outlier?.record(host.key, outlierEvent(last));
     if (ejection) context.observer.ejected(cluster.name, ejection);
     if (last.kind !== 'failed') return last;
   }
   return last;
 }
 
-function sendOnce(cluster: ClusterRuntime, host: Parameters<typeof tlsFor>[1], request: IncomingMessage, headers: http.OutgoingHttpHeaders): Promise<UpgradeAnswer> {
+function outlierEvent(answer: UpgradeAnswer): OutlierOutcome {
+  if (answer.kind === 'failed') return { kind: 'connect-failure' };
+  if (answer.kind === 'timeout') return { kind: 'timeout' };
+  return { kind: 'response', status: answer.kind === 'upgraded' ? 101 : (answer.response.statusCode ?? 502) };
+}
+
+function sendOnce(cluster: ClusterRuntime, host: Host, request: IncomingMessage, headers: http.OutgoingHttpHeaders, timeoutMs: number): Promise<UpgradeAnswer> {
   const tls = tlsFor(cluster.settings, host);
   return new Promise((resolve) => {
+    if (timeoutMs <= 0) return resolve({ kind: 'timeout' });
     let upstream: http.ClientRequest;
     try {
       upstream = http.request({
@@ -168,9 +182,19 @@ function sendOnce(cluster: ClusterRuntime, host: Parameters<typeof tlsFor>[1], r
       resolve({ kind: 'failed', error: (error as Error).message });
       return;
     }
-    upstream.once('upgrade', (response: IncomingMessage, socket: net.Socket, head: Buffer) => resolve({ kind: 'upgraded', response, socket, head }));
-    upstream.once('response', (response: IncomingMessage) => resolve({ kind: 'response', response }));
-    upstream.once('error', (error: NodeJS.ErrnoException) => resolve({ kind: 'failed', error: error.code ?? error.message }));
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => {
+          resolve({ kind: 'timeout' });
+          upstream.destroy();
+        }, timeoutMs)
+      : undefined;
+    const settle = (answer: UpgradeAnswer) => {
+      clearTimeout(timer);
+      resolve(answer);
+    };
+    upstream.once('upgrade', (response: IncomingMessage, socket: net.Socket, head: Buffer) => settle({ kind: 'upgraded', response, socket, head }));
+    upstream.once('response', (response: IncomingMessage) => settle({ kind: 'response', response }));
+    upstream.once('error', (error: NodeJS.ErrnoException) => settle({ kind: 'failed', error: error.code ?? error.message }));
     upstream.end();
   });
 }
