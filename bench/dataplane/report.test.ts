@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FixedRateResult, WrkResult } from './load.js';
-import { aimLines, fixedRateTables, maxThroughputTable, perHopTable, type MaxSample, type RateSample, type ReportTarget } from './report.js';
+import { aimLines, fixedRateTables, maxThroughputTable, perHopTable, versusLines, type MaxSample, type RateSample, type ReportTarget } from './report.js';
 
 const targets: ReportTarget[] = [
   { name: 'direct', path: 'load → backend' },
@@ -47,6 +47,31 @@ describe('report', () => {
     expect(lines).toContain('**sidecar-sidecar added p50 ÷ 2** (an estimate: a single meshfed hop cannot be measured alone): 1,000 req/s: 0.600 ms (NOT met)');
     expect(lines).toContain('haproxy-http-2hops-mtls added p50 ÷ 2: 1,000 req/s: 0.200 ms');
     expect(lines).toContain('ingress: not measured');
+  });
+
+  it('compares sidecar-sidecar with the naive Node proxy pair, per round, when both ran', () => {
+    const pair: ReportTarget[] = [
+      targets[0]!,
+      { name: 'haproxy-http-2hops-mtls', path: '…' },
+      { name: 'node-http-2hops-mtls', path: '…', reference: 'haproxy-http-2hops-mtls' },
+      { name: 'sidecar-sidecar', path: '…', reference: 'haproxy-http-2hops-mtls' },
+    ];
+    // round 1: Node adds 0.4 ms for 100 µs/req, the sidecars 0.6 ms for 150; round 2 twice as slow: the ratios hold
+    const pairSamples = [
+      rate(1, 'direct', 0.1, Number.NaN), rate(1, 'node-http-2hops-mtls', 0.5, 100_000), rate(1, 'sidecar-sidecar', 0.7, 150_000),
+      rate(2, 'direct', 0.2, Number.NaN), rate(2, 'node-http-2hops-mtls', 1.0, 200_000), rate(2, 'sidecar-sidecar', 1.4, 300_000),
+    ];
+    const maxes = [max(1, 'node-http-2hops-mtls', 10_000), max(1, 'sidecar-sidecar', 8_000)];
+    const expected = '1,000 req/s: CPU 1.50×, added p50 1.50×; max: throughput 0.80×, CPU 1.00×';
+    expect(versusLines('sidecar-sidecar', 'node-http-2hops-mtls', 'a naive Node proxy pair', pairSamples, maxes, [1000])).toEqual([
+      `  - **sidecar-sidecar vs a naive Node proxy pair** (node-http-2hops-mtls: what Node's HTTP/TLS stack alone costs on the same hops; sidecar-sidecar ÷ node-http-2hops-mtls, per round): ${expected}`,
+    ]);
+    const lines = aimLines(pair, pairSamples, maxes, [1000]).join('\n');
+    expect(lines).toContain(expected);
+    expect(lines).toContain('node-http-2hops-mtls added p50 ÷ 2: 1,000 req/s: 0.300 ms'); // median of 0.2 and 0.4
+    // either one missing: no comparison line
+    expect(aimLines(pair.slice(0, 3), pairSamples, maxes, [1000]).join('\n')).not.toContain('vs a naive Node proxy pair');
+    expect(versusLines('sidecar-sidecar', 'node-http-2hops-mtls', '…', [], [], [1000])).toEqual([]);
   });
 
   it('measures TLS targets against their own baseline, and checks the ingress aim', () => {

@@ -70,6 +70,14 @@ function perRound<S extends { round: number; target: string }>(samples: S[], tar
   return median(values);
 }
 
+/** Median over rounds of (target − baseline) ÷ (other − baseline), each measured in the same round: "added latency × other". */
+function addedRatioPerRound<S extends { round: number; target: string }>(samples: S[], target: string, other: string | undefined, baseline: string | undefined, f: (s: S) => number): number {
+  return perRound(samples, target, other, (a, b) => {
+    const d = samples.find((s) => s.target === baseline && s.round === a.round);
+    return d ? (f(a) - f(d)) / (f(b) - f(d)) : Number.NaN;
+  });
+}
+
 const rateProxyCpu = (s: RateSample) => perReq(s.cpu.proxy, s.result.completed);
 const rateBackendCpu = (s: RateSample) => perReq(s.cpu.backend, s.result.completed);
 const rateLoadCpu = (s: RateSample) => perReq(s.cpu.loadGenerator, s.result.completed);
@@ -96,11 +104,7 @@ export function fixedRateTables(targets: ReportTarget[], samples: RateSample[], 
       const m = (f: (s: RateSample) => number) => median(mine.map(f));
       const baseline = baselineOf(t);
       const added = (f: (s: RateSample) => number) => perRound(at, t.name, baseline, (a, b) => f(a) - f(b));
-      const addedRatio = (f: (s: RateSample) => number) =>
-        perRound(at, t.name, t.reference, (a, b) => {
-          const d = at.find((s) => s.target === baseline && s.round === a.round);
-          return d ? (f(a) - f(d)) / (f(b) - f(d)) : Number.NaN;
-        });
+      const addedRatio = (f: (s: RateSample) => number) => addedRatioPerRound(at, t.name, t.reference, baseline, f);
       const isDirect = baseline === undefined;
       out.push(
         `| ${t.name} | ${t.reference ?? '—'} | ${fmt(m((s) => s.result.achievedRate))}${m((s) => s.result.achievedRate) < rate * 0.95 ? ' ⚠' : ''} | ${fmt(m((s) => s.result.p50Ms), 3)} | ${fmt(m((s) => s.result.p99Ms), 3)} | ` +
@@ -193,6 +197,30 @@ export function perHopTable(targets: ReportTarget[], rateSamples: RateSample[], 
   return ['', '**Proxy CPU per hop (µs/req)** — each process of the chain apart, front to back; medians over rounds', '', '| target | load | per hop | all hops |', '|---|---|---|---:|', ...rows];
 }
 
+/** The naive Node.js proxy pair on sidecar-sidecar's path (./node-targets.ts): what Node's HTTP and TLS stack costs without meshfed. */
+export const NAIVE_NODE_PAIR = 'node-http-2hops-mtls';
+
+/**
+ * `target` against `other` (not its HAProxy reference), per round as every
+ * ratio here: proxy CPU × and added p50 × at each rate, throughput × and CPU ×
+ * at max. One line, indented under the aims; loads where either is missing
+ * are left out.
+ */
+export function versusLines(target: string, other: string, otherWhat: string, rateSamples: RateSample[], maxSamples: MaxSample[], rates: number[]): string[] {
+  const parts: string[] = [];
+  for (const rate of rates) {
+    const at = rateSamples.filter((s) => s.rate === rate);
+    const cpu = perRound(at, target, other, (a, b) => rateProxyCpu(a) / rateProxyCpu(b));
+    const p50 = addedRatioPerRound(at, target, other, 'direct', (s) => s.result.p50Ms);
+    if (Number.isFinite(cpu) || Number.isFinite(p50)) parts.push(`${fmt(rate)} req/s: CPU ${ratio(cpu)}, added p50 ${ratio(p50)}`);
+  }
+  const throughput = perRound(maxSamples, target, other, (a, b) => a.result.perSecond / b.result.perSecond);
+  const maxCpu = perRound(maxSamples, target, other, (a, b) => maxProxyCpu(a) / maxProxyCpu(b));
+  if (Number.isFinite(throughput) || Number.isFinite(maxCpu)) parts.push(`max: throughput ${ratio(throughput)}, CPU ${ratio(maxCpu)}`);
+  if (!parts.length) return [];
+  return [`  - **${target} vs ${otherWhat}** (${other}: what Node's HTTP/TLS stack alone costs on the same hops; ${target} ÷ ${other}, per round): ${parts.join('; ')}`];
+}
+
 /** The issue's aims, against whatever of them was measured. */
 export function aimLines(targets: ReportTarget[], rateSamples: RateSample[], maxSamples: MaxSample[], rates: number[]): string[] {
   const out = ['', '**Aims**', ''];
@@ -219,6 +247,8 @@ export function aimLines(targets: ReportTarget[], rateSamples: RateSample[], max
   }
   if (has('haproxy-http-2hops-mtls')) out.push(`  - reference, the same estimate — haproxy-http-2hops-mtls added p50 ÷ 2: ${perRate((r) => addedP50('haproxy-http-2hops-mtls', r) / 2, false)}`);
   if (has('haproxy-http')) out.push(`  - reference, one hop measured — haproxy-http added p50: ${perRate((r) => addedP50('haproxy-http', r), false)}`);
+  if (has(NAIVE_NODE_PAIR)) out.push(`  - floor of Node's own HTTP/TLS stack, the same estimate — ${NAIVE_NODE_PAIR} added p50 ÷ 2: ${perRate((r) => addedP50(NAIVE_NODE_PAIR, r) / 2, false)}`);
+  if (has('sidecar-sidecar') && has(NAIVE_NODE_PAIR)) out.push(...versusLines('sidecar-sidecar', NAIVE_NODE_PAIR, 'a naive Node proxy pair', rateSamples, maxSamples, rates));
   const throughput = (t: ReportTarget) => perRound(maxSamples, t.name, t.reference, (a, b) => a.result.perSecond / b.result.perSecond);
   const ingress = targets.filter((t) => t.name.includes('ingress') && t.reference);
   for (const t of ingress) {

@@ -5,8 +5,9 @@
  *                                  [--rounds 3] [--max-duration 10] [--backend haproxy|node] …
  *
  * Starts a backend (HAProxy answering 200 "ok" by itself, or node:http) and
- * every target (./targets.ts: direct, HAProxy hops, meshfed gateways from
- * ./meshfed-targets.ts) on loopback, checks each with one GET, then per round,
+ * every target (./targets.ts: direct, HAProxy hops, a naive Node.js proxy
+ * pair from ./node-targets.ts, meshfed gateways from ./meshfed-targets.ts) on
+ * loopback, checks each with one GET, then per round,
  * targets interleaved (the order rotates each round):
  *
  *   - per rate: h2load at that fixed rate (open loop, HTTP/1.1 keep-alive),
@@ -56,7 +57,8 @@ const list = <T>(parse: (s: string) => T) => (text: string): T[] => text.split('
 const program = new Command('bench/dataplane/run.ts')
   .description(
     'Latency added by a proxy hop at fixed rates (p50/p99, h2load open loop) and maximum throughput (wrk; h2load closed loop for https targets), with CPU µs per request, ' +
-      'for direct, HAProxy hops and meshfed gateways; ratios against direct and against HAProxy doing the same hop, measured in the same run. ' +
+      'for direct, HAProxy hops, a naive Node.js proxy pair (node-http-2hops-mtls: what Node\'s own HTTP/TLS stack costs on sidecar-sidecar\'s hops) and meshfed gateways; ' +
+      'ratios against direct and against HAProxy doing the same hop, measured in the same run. ' +
       'meshfed targets start a mesh (redis-server, nats-server, control planes in this process, gateways as processes). ' +
       `There is no "sidecar" target: ${DROPPED_TARGETS.sidecar} ` +
       'Needs haproxy, h2load and wrk (apt-get install -y haproxy nghttp2-client wrk), and for meshfed targets redis-server and nats-server',

@@ -4,7 +4,9 @@
  * count as "the proxy" on the way.
  *
  * HAProxy targets (the reference, Debian's haproxy, `nbthread 1`, keep-alive on
- * both sides) are here; meshfed's are in ./meshfed-targets.ts. The TLS
+ * both sides) are here; meshfed's are in ./meshfed-targets.ts; a naive Node.js
+ * proxy pair doing sidecar-sidecar's hops (`node-http-2hops-mtls`, the floor of
+ * what Node's own HTTP/TLS stack costs) in ./node-targets.ts. The TLS
  * targets (`direct-tls`, `haproxy-tcp-tls`, meshfed's `ingress-tls`) end at a
  * TLS backend of their own (./tls-backend.ts) and are compared with
  * `direct-tls` instead of `direct`. To add one: write a `start(ctx)` that
@@ -18,6 +20,7 @@ import { join } from 'node:path';
 import type { Backend } from './backend.js';
 import { startHaproxy, type Address, type RunningHaproxy } from './haproxy.js';
 import { MESHFED_TARGETS } from './meshfed-targets.js';
+import { NODE_TARGETS } from './node-targets.js';
 import { sharedTlsBackend } from './tls-backend.js';
 import { makeBenchPki, type BenchPki } from './tls.js';
 
@@ -238,7 +241,7 @@ export const HAPROXY_TARGETS: TargetSpec[] = [
 ];
 
 /** Every target the bench knows, in report order. */
-export const ALL_TARGETS: TargetSpec[] = [...HAPROXY_TARGETS, ...MESHFED_TARGETS];
+export const ALL_TARGETS: TargetSpec[] = [...HAPROXY_TARGETS, ...NODE_TARGETS, ...MESHFED_TARGETS];
 
 /** Starts one target in its own directory under `root`. */
 export async function startTarget(spec: TargetSpec, root: string, backend: Backend, shared: SharedResources, log: (m: string) => void, profileDir?: string): Promise<Target> {
