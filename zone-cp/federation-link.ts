@@ -1,6 +1,7 @@
 import { Events, connect, jwtAuthenticator, type NatsConnection } from 'nats';
 import { redactUrl } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
+import type { InventoryOutcomes } from '../core/federation/inventory-check.js';
 import { natsConnectionOptions } from '../core/federation/kv.js';
 import type { NatsNames } from '../core/federation/names.js';
 import type { Logger } from '../core/log.js';
@@ -32,6 +33,8 @@ export interface FederationLinkHooks {
   /** The global CP refused the zone token: everything that depends on it must stop. */
   onRefused(): Promise<void>;
   ingressAddress(): string | null;
+  /** Told of every other zone's inventory accepted or refused. */
+  inventories?: InventoryOutcomes;
 }
 
 /**
@@ -188,6 +191,7 @@ export class FederationLink {
       tenants: this.tenants,
       onChange: () => this.hooks.onChange(),
       onBucketReplaced: (tenant) => this.hooks.onBucketReplaced(tenant),
+      inventories: this.hooks.inventories,
       beforeWatching: async (placed) => {
         if (this.natsAuth === 'on' && this.credentials && placed.join(',') !== [...this.credentials.tenants].sort().join(',')) await this.renewAndReconnect();
       },

@@ -3,6 +3,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { NatsConnection } from 'nats';
 import type { ListenAddress } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
+import { InventoryRejections } from '../core/federation/inventory-check.js';
 import { natsNames } from '../core/federation/names.js';
 import { createLogger } from '../core/log.js';
 import { createRegistry } from '../core/metrics.js';
@@ -135,7 +136,10 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
   const publishInventory = () => {
     if (!inventory || link.refused) return;
     const fromFile = discovery.inventory();
-    const local = fromFile ?? inventoryFromEndpoints(discovery.endpoints());
+    // A services file is checked against the inventory schema when read; discovered endpoints are cut to fit it here.
+    const discovered = fromFile ? undefined : inventoryFromEndpoints(discovery.endpoints());
+    const local = fromFile ?? discovered?.services ?? {};
+    inventory.reportTruncations(discovered?.truncations ?? []);
     const tagKeys = subsetKeysByTenant();
     subsetKeysPublished = JSON.stringify(tagKeys);
     // A services file reports counts, not tags: no subset counts then, and other zones treat its subsets as before.
@@ -204,13 +208,14 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
         publishInventory();
       },
       onNatsConnected: (nats: NatsConnection) => {
-        inventory ??= new InventoryPublisher(config.zone, nats, names, log);
+        inventory ??= new InventoryPublisher(config.zone, nats, names, log, registry);
         inventory.reset();
         publishInventory();
         syncIntermediates();
       },
       onRefused: () => saveNow(),
       ingressAddress,
+      inventories: new InventoryRejections(log, registry),
     },
     log,
   );

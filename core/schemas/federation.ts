@@ -20,7 +20,14 @@ export const TenantState = Type.Object({
 });
 export type TenantState = Static<typeof TenantState>;
 
-const Count = Type.Integer({ minimum: 0, maximum: 10_000_000 });
+/** Most endpoints one locality of a service reports (more are reported as this many). */
+export const MAX_ENDPOINT_COUNT = 10_000_000;
+/** Most ports one service of an inventory lists: a zone lists the lowest ones. */
+export const MAX_PORTS_PER_SERVICE = 64;
+/** Most localities one service of an inventory lists: a zone lists those with the most healthy endpoints. */
+export const MAX_LOCALITIES_PER_SERVICE = 256;
+
+const Count = Type.Integer({ minimum: 0, maximum: MAX_ENDPOINT_COUNT });
 
 /** One service of a zone as the zone reports it. */
 export const InventoryService = Strict({
@@ -32,7 +39,7 @@ export const InventoryService = Strict({
       protocol: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('http2'), Type.Literal('grpc'), Type.Literal('tcp')])),
       name: Type.Optional(Type.String({ maxLength: 63 })),
     }),
-    { maxItems: 64 },
+    { maxItems: MAX_PORTS_PER_SERVICE },
   ),
   localities: Type.Array(
     Strict({
@@ -42,7 +49,7 @@ export const InventoryService = Strict({
       endpoints: Count,
       healthy: Count,
     }),
-    { maxItems: 256, description: 'Endpoint counts per locality.' },
+    { maxItems: MAX_LOCALITIES_PER_SERVICE, description: 'Endpoint counts per locality.' },
   ),
 });
 export type InventoryService = Static<typeof InventoryService>;
@@ -87,7 +94,7 @@ export const InventorySubsets = Type.Object({
     Type.Object({
       namespace: Type.String({ maxLength: 63 }),
       name: Type.String({ maxLength: 63 }),
-      localities: Type.Array(InventorySubsetLocality, { maxItems: 256 }),
+      localities: Type.Array(InventorySubsetLocality, { maxItems: MAX_LOCALITIES_PER_SERVICE }),
     }),
   ),
 });

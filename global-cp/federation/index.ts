@@ -1,14 +1,14 @@
 import { Events, connect, jwtAuthenticator, type NatsConnection } from 'nats';
 import { controlPlaneIdentity } from '../../core/federation/nats-auth.js';
 import type { Registry } from 'prom-client';
-import { Value } from '@sinclair/typebox/value';
 import { natsConnectionOptions, openBucket } from '../../core/federation/kv.js';
 import { INVENTORY_KEY_PREFIX, natsNames } from '../../core/federation/names.js';
-import { ZoneInventory } from '../../core/schemas/federation.js';
+import { InventoryRejections } from '../../core/federation/inventory-check.js';
 import { redactUrl } from '../../core/config.js';
 import type { Logger } from '../../core/log.js';
 import type { InventoryReader } from '../routes/services.js';
 import type { RedisStore } from '../store/redis-store.js';
+import { acceptedInventories, type InventoryEntry } from './inventories.js';
 import { FederationPublisher } from './publisher.js';
 import { HeartbeatListener } from './zone-status.js';
 
@@ -69,11 +69,11 @@ export function startFederation(options: FederationOptions): Federation {
   })();
   ready.catch((error: Error) => options.log.error({ err: error.message }, 'federation could not start'));
 
+  const rejections = new InventoryRejections(options.log, options.registry);
   const inventory: InventoryReader = {
     async tenantInventories(tenant) {
       if (!nats) return [];
       const kv = await openBucket(nats.jetstream(), names.tenantBucket(tenant), false);
-      const found: ZoneInventory[] = [];
       const keys: string[] = [];
       try {
         for await (const key of await kv.keys(`${INVENTORY_KEY_PREFIX}>`)) keys.push(key);
@@ -82,14 +82,13 @@ export function startFederation(options: FederationOptions): Federation {
         if (/stream not found/i.test((error as Error).message)) return [];
         throw error;
       }
+      const entries: InventoryEntry[] = [];
       for (const key of keys) {
         const entry = await kv.get(key);
-        if (entry?.operation !== 'PUT') continue;
-        const value: unknown = entry.json();
-        // The key and bucket say whose inventory it is, whatever the value claims.
-        if (Value.Check(ZoneInventory, value)) found.push({ ...value, zone: key.slice(INVENTORY_KEY_PREFIX.length), tenant });
+        if (entry) entries.push(entry);
       }
-      return found;
+      // A refused inventory is logged and counted once per KV revision, however often the API reads it.
+      return acceptedInventories(tenant, entries, rejections);
     },
   };
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { InventoryService } from '../../core/schemas/federation.js';
-import { inventoriesFor } from './inventory-publisher.js';
+import { canonicalJson } from '../../core/canonical-json.js';
+import type { InventoryService, InventorySubsets, ZoneInventory } from '../../core/schemas/federation.js';
+import { HEADER_ALLOWANCE_BYTES, describeTruncation, inventoriesFor, publishableInventory } from './inventory-publisher.js';
 
 const web: InventoryService = { namespace: 'default', name: 'web', ports: [{ port: 80 }], localities: [{ region: 'eu', zone: 'eu-1a', endpoints: 2, healthy: 2 }] };
 const NOW = '2025-05-05T05:05:05.000Z';
@@ -37,5 +38,52 @@ describe('inventoriesFor', () => {
 
   it('carries a null ingress address through', () => {
     expect(inventoriesFor('eu-1', ['acme'], {}, null, NOW)[0]!.ingressAddress).toBeNull();
+  });
+});
+
+describe('publishableInventory', () => {
+  const services = (n: number): InventoryService[] => Array.from({ length: n }, (_, i) => ({ ...web, name: `svc-${i}` }));
+  const subsets: InventorySubsets = { tagKeys: ['version'], services: [{ namespace: 'default', name: 'web', localities: [{ region: 'eu', zone: 'eu-1a', tagSets: [{ tags: { version: 'v1' }, healthy: 2 }] }] }] };
+  const of = (n: number, withSubsets = false): ZoneInventory => inventoriesFor('eu-1', ['acme'], { acme: services(n) }, '10.0.0.1:10001', NOW, withSubsets ? { acme: subsets } : {})[0]!;
+
+  it('writes an inventory that fits as it is, canonical', () => {
+    const inventory = of(10, true);
+    const result = publishableInventory(inventory, 1024 * 1024);
+    expect(result).toEqual({ ok: true, text: canonicalJson(inventory), bytes: Buffer.byteLength(canonicalJson(inventory)) });
+  });
+
+  it('refuses an inventory larger than NATS carries (less room for headers), saying how large it is', () => {
+    const inventory = of(100);
+    const bytes = Buffer.byteLength(canonicalJson(inventory));
+    expect(publishableInventory(inventory, bytes + HEADER_ALLOWANCE_BYTES).ok).toBe(true);
+    const result = publishableInventory(inventory, bytes + HEADER_ALLOWANCE_BYTES - 1);
+    expect(result).toEqual({ ok: false, bytes, refusal: { reason: 'too-large', message: expect.stringContaining(`${bytes} bytes (100 services)`) as string } });
+  });
+
+  it('does not guess the limit while NATS has not said it', () => {
+    expect(publishableInventory(of(100), undefined).ok).toBe(true);
+  });
+
+  it('leaves out the subset counts when that is enough to fit', () => {
+    const inventory = of(100, true);
+    const { subsets: _, ...without } = inventory;
+    const limit = Buffer.byteLength(canonicalJson(without)) + HEADER_ALLOWANCE_BYTES;
+    const result = publishableInventory(inventory, limit);
+    expect(result).toMatchObject({ ok: true, text: canonicalJson(without), bytes: Buffer.byteLength(canonicalJson(inventory)), subsetsLeftOut: { reason: 'too-large' } });
+    expect(publishableInventory(inventory, limit - 1)).toMatchObject({ ok: false, refusal: { reason: 'too-large' } });
+  });
+
+  it('refuses an inventory readers would refuse, or publishes it without the subset counts that made it so', () => {
+    const badService = { ...of(1), services: [{ ...web, ports: [{ port: 0 }] }] };
+    expect(publishableInventory(badService, undefined)).toMatchObject({ ok: false, refusal: { reason: 'invalid', message: expect.stringContaining('/services/0/ports/0/port') as string } });
+    const badSubsets = { ...of(1), subsets: { ...subsets, tagKeys: Array.from({ length: 40 }, (_, i) => `k${i}`) } };
+    expect(publishableInventory(badSubsets, undefined)).toMatchObject({ ok: true, subsetsLeftOut: { reason: 'invalid' } });
+  });
+});
+
+describe('describeTruncation', () => {
+  it('says what was cut, in one line', () => {
+    expect(describeTruncation({ tenant: 'acme', namespace: 'shop', service: 'web', field: 'ports', kept: 64, total: 70 })).toBe('acme/shop/web: ports 64 of 70');
+    expect(describeTruncation({ tenant: 'acme', namespace: 'shop', service: 'Web', field: 'service', kept: 0, total: 1, problem: '/name: Expected string to match' })).toBe('acme/shop/Web: left out (/name: Expected string to match)');
   });
 });

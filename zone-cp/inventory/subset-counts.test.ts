@@ -1,6 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
-import { MAX_SUBSET_TAG_KEYS, MAX_TAG_SETS_PER_LOCALITY, ZoneInventory } from '../../core/schemas/federation.js';
+import { MAX_LOCALITIES_PER_SERVICE, MAX_SUBSET_TAG_KEYS, MAX_TAG_SETS_PER_LOCALITY, ZoneInventory } from '../../core/schemas/federation.js';
 import type { PolicyDocument } from '../../core/schemas/policies/index.js';
 import type { LocalEndpoint } from '../discovery/model.js';
 import { inventoryFromEndpoints } from './from-endpoints.js';
@@ -117,7 +117,7 @@ describe('subsetCountsFromEndpoints', () => {
 
   it('makes inventories every reader accepts, and the same inventory without subsets is accepted too', () => {
     const endpoints = [endpoint({ tags: { version: 'v1' } }), endpoint({ instance: 'web-2', tags: { version: 'v2' } })];
-    const [withSubsets] = inventoriesFor('zone-a', ['acme'], inventoryFromEndpoints(endpoints), '192.0.2.1:10001', '2025-01-01T00:00:00.000Z', subsetCountsFromEndpoints(endpoints, { acme: ['version'] }));
+    const [withSubsets] = inventoriesFor('zone-a', ['acme'], inventoryFromEndpoints(endpoints).services, '192.0.2.1:10001', '2025-01-01T00:00:00.000Z', subsetCountsFromEndpoints(endpoints, { acme: ['version'] }));
     expect(withSubsets!.subsets!.services[0]!.localities[0]!.tagSets).toHaveLength(2);
     expect(Value.Check(ZoneInventory, withSubsets)).toBe(true);
     const { subsets: _, ...older } = withSubsets!;
@@ -126,5 +126,24 @@ describe('subsetCountsFromEndpoints', () => {
     const [locality] = withSubsets!.subsets!.services[0]!.localities;
     const later = { ...withSubsets!, subsets: { ...withSubsets!.subsets!, more: 1, services: [{ namespace: 'shop', name: 'web', localities: [{ ...locality, more: 1 }], more: 1 }] } };
     expect(Value.Check(ZoneInventory, later)).toBe(true);
+  });
+
+  it(`lists up to ${MAX_LOCALITIES_PER_SERVICE} localities per service: those the inventory lists, so every reader accepts the inventory`, () => {
+    // Locality i has i+1 healthy endpoints of the service, only one of them tagged; the untagged ones still rank it.
+    const endpoints: LocalEndpoint[] = [];
+    const total = MAX_LOCALITIES_PER_SERVICE + 10;
+    for (let i = 0; i < total; i++) {
+      const locality = { region: 'eu-west', zone: 'zone-a', subzone: `rack-${String(i).padStart(3, '0')}` };
+      for (let n = 0; n <= i; n++) endpoints.push(endpoint({ instance: `web-${i}-${n}`, locality, tags: n === 0 ? { version: 'v1' } : {} }));
+    }
+    const counts = subsetCountsFromEndpoints(endpoints, { acme: ['version'] });
+    const listed = counts.acme!.services[0]!.localities.map((l) => l.subzone);
+    const { services } = inventoryFromEndpoints(endpoints);
+    expect(listed).toEqual(services.acme![0]!.localities.map((l) => l.subzone));
+    expect(listed).toHaveLength(MAX_LOCALITIES_PER_SERVICE);
+    // The ten with the fewest healthy endpoints are left out.
+    expect(listed[0]).toBe('rack-010');
+    const [inventory] = inventoriesFor('zone-a', ['acme'], services, null, '2025-01-01T00:00:00.000Z', counts);
+    expect(Value.Check(ZoneInventory, inventory)).toBe(true);
   });
 });

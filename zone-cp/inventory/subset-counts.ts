@@ -1,7 +1,8 @@
-import { MAX_SUBSET_TAG_KEYS, MAX_TAG_SETS_PER_LOCALITY, type InventorySubsetLocality, type InventorySubsets, type InventoryTagSet } from '../../core/schemas/federation.js';
+import { MAX_LOCALITIES_PER_SERVICE, MAX_SUBSET_TAG_KEYS, MAX_TAG_SETS_PER_LOCALITY, type InventorySubsetLocality, type InventorySubsets, type InventoryTagSet } from '../../core/schemas/federation.js';
 import type { PolicyDocument, TrafficRouteSpec } from '../../core/schemas/policies/index.js';
 import { subsetKey } from '../../core/xds/names.js';
 import type { LocalEndpoint } from '../discovery/model.js';
+import { localityKey, localityPriority } from './from-endpoints.js';
 
 const MAX_TAG_KEY_LENGTH = 317;
 const MAX_TAG_VALUE_LENGTH = 63;
@@ -35,7 +36,11 @@ export function subsetTagKeys(policies: Iterable<PolicyDocument>): string[] {
  * Endpoints carrying none of the keys are left out (they are in no subset),
  * and so are services and localities left without any. A locality with more
  * than MAX_TAG_SETS_PER_LOCALITY distinct tag sets lists none and is marked
- * truncated: its subsets are unknown to other zones. Pure; sorted for stable output.
+ * truncated: its subsets are unknown to other zones. A service with more
+ * than MAX_LOCALITIES_PER_SERVICE localities keeps those the inventory keeps
+ * (the most healthy endpoints of the service, tagged or not, first): other
+ * zones read subset counts only for the localities the inventory lists.
+ * Pure; sorted for stable output.
  */
 export function subsetCountsFromEndpoints(endpoints: readonly LocalEndpoint[], tagKeys: Readonly<Record<string, readonly string[]>>): Record<string, InventorySubsets> {
   const counted = new Map<string, Map<string, ServiceCounts>>();
@@ -49,15 +54,17 @@ export function subsetCountsFromEndpoints(endpoints: readonly LocalEndpoint[], t
     const serviceKey = `${e.namespace}/${e.service}`;
     let service = services.get(serviceKey);
     if (!service) services.set(serviceKey, (service = { namespace: e.namespace, name: e.service, localities: new Map() }));
-    const localityKey = `${e.locality.region}/${e.locality.zone}/${e.locality.subzone ?? ''}`;
-    let locality = service.localities.get(localityKey);
-    if (!locality) service.localities.set(localityKey, (locality = { locality: e.locality, tagSets: new Map() }));
+    const where = localityKey(e.locality);
+    let locality = service.localities.get(where);
+    if (!locality) service.localities.set(where, (locality = { locality: e.locality, tagSets: new Map() }));
     const setKey = subsetKey(tags);
     const tagSet = locality.tagSets.get(setKey);
     if (tagSet) tagSet.healthy += 1;
     // Past the cap, one more entry is enough to know the locality is truncated.
     else if (locality.tagSets.size <= MAX_TAG_SETS_PER_LOCALITY) locality.tagSets.set(setKey, { tags, healthy: 1 });
   }
+
+  keepInventoryLocalities(counted, endpoints);
 
   const byTenant: Record<string, InventorySubsets> = {};
   for (const [tenant, keys] of Object.entries(tagKeys)) {
@@ -69,6 +76,39 @@ export function subsetCountsFromEndpoints(endpoints: readonly LocalEndpoint[], t
     };
   }
   return byTenant;
+}
+
+/**
+ * Cuts services with more than MAX_LOCALITIES_PER_SERVICE localities down to
+ * the first by localityPriority over all the service's healthy endpoints, as
+ * inventoryFromEndpoints does. Rare: a second pass over the endpoints only then.
+ */
+function keepInventoryLocalities(counted: Map<string, Map<string, ServiceCounts>>, endpoints: readonly LocalEndpoint[]): void {
+  const oversized = new Map<string, ServiceCounts>();
+  for (const [tenant, services] of counted) {
+    for (const [key, service] of services) if (service.localities.size > MAX_LOCALITIES_PER_SERVICE) oversized.set(`${tenant}/${key}`, service);
+  }
+  if (oversized.size === 0) return;
+  const healthy = new Map<ServiceCounts, Map<string, number>>();
+  for (const e of endpoints) {
+    const service = e.healthy ? oversized.get(`${e.tenant}/${e.namespace}/${e.service}`) : undefined;
+    if (!service) continue;
+    let byLocality = healthy.get(service);
+    if (!byLocality) healthy.set(service, (byLocality = new Map<string, number>()));
+    const where = localityKey(e.locality);
+    byLocality.set(where, (byLocality.get(where) ?? 0) + 1);
+  }
+  for (const service of oversized.values()) {
+    const byLocality = healthy.get(service);
+    const kept = new Set(
+      [...service.localities.keys()]
+        .map((key) => ({ key, healthy: byLocality?.get(key) ?? 0 }))
+        .sort(localityPriority)
+        .slice(0, MAX_LOCALITIES_PER_SERVICE)
+        .map((l) => l.key),
+    );
+    for (const key of [...service.localities.keys()]) if (!kept.has(key)) service.localities.delete(key);
+  }
 }
 
 interface LocalityCounts {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { InventoryRejection } from '../../core/federation/inventory-check.js';
 import type { ZoneInventory } from '../../core/schemas/federation.js';
 import type { PolicyDocument } from '../../core/schemas/policies/index.js';
 import { applyTenantEntry, emptyTenantView, type TenantEntry, type TenantView } from './tenant-view.js';
@@ -121,14 +122,41 @@ describe('applyTenantEntry', () => {
     expect(applyTenantEntry(view, put('policy.Retry.new', 10, null)).policies).not.toHaveProperty('Retry/new');
   });
 
-  it('ignores a malformed inventory value, keeping the inventory it had', () => {
+  it('drops the zone\'s inventory when its new value fails the schema: the zone counts as having published none, not its stale one', () => {
     const view = populated();
     const { services: _services, ...missingServices } = inventory('eu-1');
     for (const value of [undefined, 'x', { zone: 'eu-1' }, missingServices, { ...inventory('eu-1'), ingressAddress: 5 }]) {
       const next = applyTenantEntry(view, put('inventory.eu-1', 10, value));
-      expect(next.inventories).toEqual(view.inventories);
+      expect(next.inventories).toEqual({});
       expect(next.sequence).toBe(10);
+      expect(view.inventories).toHaveProperty('eu-1');
     }
+  });
+
+  it('holds after a refused inventory what a zone CP syncing the bucket from scratch holds', () => {
+    const tooManyPorts = { ...inventory('eu-1', 1), services: [{ ...inventory('eu-1', 1).services[0]!, ports: Array.from({ length: 65 }, (_, i) => ({ port: i + 1 })) }] };
+    const entries = [put('inventory.eu-1', 1, inventory('eu-1', 1)), put('inventory.us-1', 2, inventory('us-1', 2)), put('inventory.eu-1', 3, tooManyPorts)];
+    const live = entries.reduce((view, entry) => applyTenantEntry(view, entry), emptyTenantView('acme', 'acme.mesh'));
+    // From scratch, the bucket delivers each key's last value only.
+    const fresh = entries.slice(1).reduce((view, entry) => applyTenantEntry(view, entry), emptyTenantView('acme', 'acme.mesh'));
+    expect(live.inventories).toEqual(fresh.inventories);
+    expect(Object.keys(live.inventories)).toEqual(['us-1']);
+  });
+
+  it('tells who is listening what became of each inventory, with the first schema problem and the service it is in', () => {
+    const rejected: InventoryRejection[] = [];
+    const accepted: string[] = [];
+    const outcomes = { rejected: (r: InventoryRejection) => rejected.push(r), accepted: (tenant: string, zone: string) => accepted.push(`${tenant}/${zone}`) };
+    const bad = inventory('eu-1', 3);
+    bad.services[2] = { ...bad.services[2]!, localities: [{ region: 'eu', zone: 'eu-1a', endpoints: -1, healthy: 0 }] };
+    let view = applyTenantEntry(emptyTenantView('acme', 'acme.mesh'), put('inventory.eu-1', 1, inventory('eu-1', 1)), outcomes);
+    view = applyTenantEntry(view, put('inventory.eu-1', 2, bad), outcomes);
+    view = applyTenantEntry(view, put('policy.Timeout.web', 3, policy('Timeout', 'web', '1')), outcomes);
+    expect(accepted).toEqual(['acme/eu-1']);
+    expect(rejected).toEqual([{ tenant: 'acme', zone: 'eu-1', revision: 2, problem: { path: '/services/2/localities/0/endpoints', message: expect.stringMatching(/greater or equal to 0/) as string, service: 'default/svc-2' } }]);
+    // Redelivered entries change nothing and tell nothing.
+    expect(applyTenantEntry(view, put('inventory.eu-1', 2, bad), outcomes)).toBe(view);
+    expect(rejected).toHaveLength(1);
   });
 
   it('ignores keys it does not recognise, moving only the sequence', () => {

@@ -1,6 +1,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { classifyTenantKey } from '../../core/federation/names.js';
-import { TenantState, ZoneInventory } from '../../core/schemas/federation.js';
+import { checkZoneInventory, type InventoryOutcomes } from '../../core/federation/inventory-check.js';
+import { TenantState, type ZoneInventory } from '../../core/schemas/federation.js';
 import type { PolicyDocument } from '../../core/schemas/policies/index.js';
 
 /** What a zone CP holds of one tenant placed in it. */
@@ -33,11 +34,15 @@ export function emptyTenantView(name: string, trustDomain: string): TenantView {
 }
 
 /**
- * Applies one KV change. Pure: returns a new view. Entries at or below the
+ * Applies one KV change. Pure but for telling `inventories` (when given)
+ * what it made of an inventory: returns a new view. Entries at or below the
  * sequence already applied (redelivered after a resume) change nothing, and
- * so do values that fail their schema.
+ * so do tenant states and policies that fail their schema. An inventory that
+ * fails its schema removes the zone's previous one: the view holds what a
+ * zone CP syncing the bucket from scratch would hold, and the zone counts as
+ * having published nothing rather than being routed to on stale counts.
  */
-export function applyTenantEntry(view: TenantView, entry: TenantEntry): TenantView {
+export function applyTenantEntry(view: TenantView, entry: TenantEntry, inventories?: InventoryOutcomes): TenantView {
   if (entry.sequence <= view.sequence) return view;
   const next: TenantView = { ...view, sequence: entry.sequence };
   const removed = entry.operation !== 'PUT';
@@ -57,12 +62,23 @@ export function applyTenantEntry(view: TenantView, entry: TenantEntry): TenantVi
       else if (isPolicyDocument(entry.value)) next.policies[id] = entry.value;
       break;
     }
-    case 'inventory':
+    case 'inventory': {
       next.inventories = { ...view.inventories };
-      if (removed) delete next.inventories[what.zone];
+      if (removed) {
+        delete next.inventories[what.zone];
+        break;
+      }
       // The key says whose inventory it is, whatever the value claims.
-      else if (Value.Check(ZoneInventory, entry.value)) next.inventories[what.zone] = { ...entry.value, zone: what.zone, tenant: view.name };
+      const checked = checkZoneInventory(entry.value, { tenant: view.name, zone: what.zone });
+      if (checked.ok) {
+        next.inventories[what.zone] = checked.inventory;
+        inventories?.accepted(view.name, what.zone);
+      } else {
+        delete next.inventories[what.zone];
+        inventories?.rejected({ tenant: view.name, zone: what.zone, revision: entry.sequence, problem: checked.problem });
+      }
       break;
+    }
     case 'unknown':
       break;
   }

@@ -2,6 +2,7 @@ import { sleep } from '../../core/sleep.js';
 import { Value } from '@sinclair/typebox/value';
 import type { JetStreamClient, KvEntry, NatsConnection, QueuedIterator, Subscription } from 'nats';
 import { openBucket } from '../../core/federation/kv.js';
+import type { InventoryOutcomes } from '../../core/federation/inventory-check.js';
 import type { NatsNames } from '../../core/federation/names.js';
 import { Placement } from '../../core/schemas/federation.js';
 import type { Logger } from '../../core/log.js';
@@ -22,6 +23,8 @@ export interface ZoneSyncOptions {
   onBucketReplaced?: (tenant: string) => void;
   /** How often to check that watched buckets are still the ones the watches were opened on. */
   bucketCheckIntervalMs?: number;
+  /** Told of every inventory accepted or refused (to log and count refusals). */
+  inventories?: InventoryOutcomes;
 }
 
 interface Watcher {
@@ -234,7 +237,7 @@ export class ZoneSync {
         failures = 0;
         for await (const entry of iterator) {
           if (watcher.stopped) break;
-          tenants[name] = applyTenantEntry(tenants[name]!, toTenantEntry(entry));
+          tenants[name] = applyTenantEntry(tenants[name]!, toTenantEntry(entry), this.options.inventories);
           onChange();
         }
       } catch (error) {
