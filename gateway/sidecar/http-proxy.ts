@@ -289,10 +289,9 @@ async function forwardResponse(response: DownstreamResponse, upstream: UpstreamR
  * write: Node flushes a response on the next tick, before the upstream's
  * 'end' arrives, so the end would be a write (a TLS record and a syscall) of
  * its own. `end()` uncorks fully; a streaming body is flushed at the end of
- * this event-loop turn. (HTTP/2 responses write frames through the session.)
+ * this event-loop turn. (An HTTP/2 response corks its stream the same way.)
  */
 function holdWritesForThisTurn(response: DownstreamResponse): void {
-  if (!('cork' in response)) return;
   response.cork();
   setImmediate(() => response.uncork());
 }
