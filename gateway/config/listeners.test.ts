@@ -55,9 +55,9 @@ describe('compileListener', () => {
     expect('inline' in routes && routes.inline.select(facts('anything:1'))?.routeName).toBe('inbound:8080/vh/app');
   });
 
-  it('upgrade_configs: the types enabled, lowercase and once; enabled false leaves one out; upgrade filters are a problem', () => {
+  it('upgrade_configs: the types enabled, lowercase and once; enabled false (also as an empty BoolValue) leaves one out; upgrade filters are a problem', () => {
     const compiled = compileListener(
-      listener([hcm({ rds: { route_config_name: 'r' }, upgrade_configs: [{ upgrade_type: 'WebSocket' }, { upgrade_type: 'websocket' }, { upgrade_type: 'CONNECT', enabled: { value: false } }, { upgrade_type: 'h2c', enabled: false }] })]),
+      listener([hcm({ rds: { route_config_name: 'r' }, upgrade_configs: [{ upgrade_type: 'WebSocket' }, { upgrade_type: 'websocket' }, { upgrade_type: 'CONNECT', enabled: { value: false } }, { upgrade_type: 'h2c', enabled: false }, { upgrade_type: 'spdy/3', enabled: {} }] })]),
     )!;
     expect(httpFilter(compiled.filter).upgrades).toEqual(['websocket']);
     expect(() => compileListener(listener([hcm({ rds: { route_config_name: 'r' }, upgrade_configs: [{ upgrade_type: 'websocket', filters: [router] }] })]))).toThrow(/upgrade websocket: upgrade-specific filters/);

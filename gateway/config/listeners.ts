@@ -22,7 +22,7 @@ import { RegexCache } from './regex.js';
 import { compileActionClusters } from './route-action.js';
 import { compileRouteConfiguration } from './routes.js';
 import { compileDownstreamTls } from './tls.js';
-import { durationMs, isSet, setFields, typeUrlOf } from './values.js';
+import { durationMs, isSet, setFields, typeUrlOf, wrappedBool } from './values.js';
 
 export const NETWORK_RBAC_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC';
 export const HTTP_RBAC_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
@@ -137,7 +137,8 @@ function compileUpgradeConfigs(configs: Record<string, unknown>[]): string[] {
     const type = textOf(upgrade.upgrade_type).trim().toLowerCase();
     if (!type) fail('an upgrade config without upgrade_type');
     if (objectsIn(upgrade.filters).length) fail(`upgrade ${type}: upgrade-specific filters are not supported`);
-    const enabled = isObject(upgrade.enabled) ? upgrade.enabled.value !== false : upgrade.enabled !== false;
+    // A BoolValue false may arrive as an empty message ({}): wrappedBool reads it as false.
+    const enabled = wrappedBool(upgrade.enabled) !== false;
     if (enabled && !types.includes(type)) types.push(type);
   }
   return types;

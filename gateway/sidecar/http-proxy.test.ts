@@ -167,24 +167,34 @@ describe('sidecar HTTP engine', () => {
     expect(chunks.at(-1)!.at).toBeGreaterThanOrEqual(380);
   });
 
-  it('passes a WebSocket upgrade through and pipes both ways; refuses an upgrade type the listener does not enable (403); passes back a refusal', async () => {
+  it('passes a WebSocket upgrade through, both ways with half-close; serves other upgrade types and upgrades with a body as plain requests; passes back a refusal', async () => {
     const server = http.createServer((req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' });
-      res.end('upgrade required');
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => res.end(`plain upgrade=${req.headers.upgrade ?? 'none'} connection=${req.headers.connection ?? 'none'} body=${body}`));
     });
     const upgradedSockets = new Set<Socket>();
+    let hungClosed = false;
     server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
       // Upgraded sockets are no longer the HTTP server's: closeAllConnections() would not end them.
       upgradedSockets.add(socket);
-      if (req.headers['x-hang']) return;
+      if (req.headers['x-hang']) {
+        // An HTTP server's sockets are half-open capable: the end from the sidecar is answered by hand.
+        socket.on('end', () => socket.end());
+        socket.once('close', () => (hungClosed = true));
+        socket.resume();
+        return;
+      }
       if (req.headers['x-refuse']) {
         socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 7\r\n\r\nrefused');
         return;
       }
+      socket.allowHalfOpen = true;
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nx-seen-traceparent: ${req.headers.traceparent ? 'yes' : 'no'}\r\n\r\n`);
       if (head.length) socket.write(head.toString().toUpperCase());
       socket.on('data', (chunk: Buffer) => socket.write(chunk.toString().toUpperCase()));
-      socket.on('end', () => socket.end());
+      // Answers after the caller has finished sending: only works if the half-close came through as one.
+      socket.on('end', () => setTimeout(() => socket.end('BYE'), 50));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const close = () =>
@@ -196,31 +206,48 @@ describe('sidecar HTTP engine', () => {
     backends.push({ port: (server.address() as AddressInfo).port, hits: 0, close });
     await apply(config(port, table({ clusters: [{ name: 'c', weight: 1 }] }), [cluster('c')], { c: assignment((server.address() as AddressInfo).port) }));
 
-    const upgrade = (type: string, extra: Record<string, string> = {}) =>
-      new Promise<{ kind: 'upgraded'; headers: http.IncomingHttpHeaders; socket: Socket } | { kind: 'response'; status: number; body: string }>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port, path: '/chat', headers: { host: 'svc.demo.mesh', connection: 'Upgrade', upgrade: type, ...extra } });
+    type Outcome = { kind: 'upgraded'; headers: http.IncomingHttpHeaders; socket: Socket } | { kind: 'response'; status: number; body: string };
+    const upgrade = (type: string, extra: Record<string, string> = {}, body?: string, method = 'GET') =>
+      new Promise<Outcome>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, method, path: '/chat', headers: { host: 'svc.demo.mesh', connection: 'Upgrade, HTTP2-Settings', upgrade: type, 'http2-settings': 'AAMAAABkAAQAoAAAAAIAAAAA', ...extra } });
         req.on('upgrade', (res, socket) => resolve({ kind: 'upgraded', headers: res.headers, socket }));
         req.on('response', (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve({ kind: 'response', status: res.statusCode ?? 0, body }));
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ kind: 'response', status: res.statusCode ?? 0, body: text }));
         });
         req.on('error', reject);
-        req.end();
+        req.end(body);
       });
 
     const upgraded = await upgrade('websocket');
     if (upgraded.kind !== 'upgraded') throw new Error(`not upgraded: ${JSON.stringify(upgraded)}`);
     expect(upgraded.headers['x-seen-traceparent']).toBe('yes');
-    const echoed = new Promise<string>((resolve) => upgraded.socket.once('data', (c: Buffer) => resolve(c.toString())));
+    upgraded.socket.allowHalfOpen = true;
+    let received = '';
+    const ended = new Promise<void>((resolve) => upgraded.socket.once('end', resolve));
+    upgraded.socket.on('data', (c: Buffer) => (received += c.toString()));
     upgraded.socket.write('ping');
-    expect(await echoed).toBe('PING');
+    await expect.poll(() => received).toBe('PING');
     upgraded.socket.end();
-    await expect.poll(() => entries.find((e) => e.path === '/chat' && e.status === 101)).toMatchObject({ bytes_received: 4, bytes_sent: 4, upstream_cluster: 'c' });
+    await ended;
+    expect(received).toBe('PINGBYE');
+    await expect.poll(() => entries.find((e) => e.path === '/chat' && e.status === 101)).toMatchObject({ bytes_received: 4, bytes_sent: 7, upstream_cluster: 'c' });
 
-    expect(await upgrade('h2c')).toMatchObject({ kind: 'response', status: 403 });
-    await expect.poll(() => entries.at(-1)?.response_code_details).toBe('upgrade_failed');
+    // h2c (curl --http2, Java's HTTP client) is not taken here: the request is served as it would be without the upgrade.
+    expect(await upgrade('h2c')).toEqual({ kind: 'response', status: 200, body: 'plain upgrade=none connection=keep-alive body=' });
+    // So is an upgrade with a body, which reaches the application whole.
+    expect(await upgrade('websocket', {}, 'hello', 'POST')).toEqual({ kind: 'response', status: 200, body: 'plain upgrade=none connection=keep-alive body=hello' });
     expect(await upgrade('websocket', { 'x-refuse': '1' })).toEqual({ kind: 'response', status: 400, body: 'refused' });
+
+    // A caller that leaves before the answer takes the upstream attempt with it.
+    const leaving = http.request({ host: '127.0.0.1', port, path: '/leave', headers: { host: 'svc.demo.mesh', connection: 'Upgrade', upgrade: 'websocket', 'x-hang': '1' } });
+    leaving.on('error', () => undefined);
+    leaving.end();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    leaving.destroy();
+    await expect.poll(() => hungClosed, { timeout: 2_000 }).toBe(true);
+    await expect.poll(() => entries.find((e) => e.path === '/leave')?.response_flags).toContain('DC');
 
     // The route timeout bounds the wait for the upgrade's answer.
     await apply(config(port, table({ clusters: [{ name: 'c', weight: 1 }], timeouts: { timeoutMs: 300 } }), [cluster('c')], { c: assignment((server.address() as AddressInfo).port) }));

@@ -301,7 +301,7 @@ function holdWritesForThisTurn(response: DownstreamResponse): void {
  * Transfer-Encoding, RFC 9112 §6.3; HTTP/2: END_STREAM on its headers) is
  * sent upstream complete at once instead of after its 'end' event.
  */
-function hasNoBody(request: DownstreamRequest): boolean {
+export function hasNoBody(request: DownstreamRequest): boolean {
   if ('stream' in request) return request.stream.endAfterHeaders;
   const headers = request.headers;
   return headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0');

@@ -180,11 +180,14 @@ export class ListenerSet {
           response.destroy();
         });
       },
-      (request, socket, head, principal) => {
-        void proxyUpgrade({ ...contextFor(principal), upgrades }, request, socket, head).catch((error: Error) => {
-          this.options.log.error({ listener: settings.name, err: error.message }, 'upgrade handling failed');
-          socket.destroy();
-        });
+      {
+        types: upgrades,
+        handle: (request, socket, head, principal) => {
+          void proxyUpgrade(contextFor(principal), request, socket, head).catch((error: Error) => {
+            this.options.log.error({ listener: settings.name, err: error.message }, 'upgrade handling failed');
+            socket.destroy();
+          });
+        },
       },
     );
     running.server.setHandler((connection) => http.accept(connection));
