@@ -137,8 +137,10 @@ function splice(context: TcpProxyContext, downstream: net.Socket, upstream: net.
     downstream.destroy();
     upstream.destroy();
   };
-  downstream.once('close', closeBoth);
-  upstream.once('close', closeBoth);
+  // A side gone for good: the other first writes out what it still holds (a last answer the peer
+  // has not read yet), then closes; after an error, at once.
+  downstream.once('close', (hadError: boolean) => (hadError ? upstream.destroy() : upstream.destroySoon()));
+  upstream.once('close', (hadError: boolean) => (hadError ? downstream.destroy() : downstream.destroySoon()));
   let closedCount = 0;
   const onClose = () => {
     closedCount += 1;

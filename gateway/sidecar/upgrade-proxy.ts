@@ -158,9 +158,9 @@ function tunnel(downstream: net.Socket, upstream: net.Socket, idleMs: number, co
   downstream.once('end', () => upstream.end());
   upstream.on('error', () => downstream.destroy());
   downstream.on('error', () => upstream.destroy());
-  // A side gone for good (both directions): the other finishes writing what it holds, then closes.
-  upstream.once('close', () => downstream.end());
-  downstream.once('close', () => upstream.end());
+  // A side gone for good: the other first writes out what it still holds, then closes.
+  upstream.once('close', () => downstream.destroySoon());
+  downstream.once('close', () => upstream.destroySoon());
   downstream.resume();
 }
 
