@@ -9,6 +9,7 @@ import type { Heartbeat } from '../core/schemas/federation.js';
 import { sleep } from '../core/sleep.js';
 import { authenticateZone } from './global-client.js';
 import { loadCredentials, renewalDelayMs, requestCredentials, saveCredentials, type ZoneNatsCredentials } from './nats-credentials.js';
+import type { DocumentOutcomes } from './sync/document-check.js';
 import type { ZoneSnapshot } from './sync/snapshot.js';
 import type { TenantView } from './sync/tenant-view.js';
 import { ZoneSync, retryDelayMs } from './sync/zone-sync.js';
@@ -35,6 +36,8 @@ export interface FederationLinkHooks {
   ingressAddress(): string | null;
   /** Told of every other zone's inventory accepted or refused. */
   inventories?: InventoryOutcomes;
+  /** Told of every tenant state and policy refused. */
+  documents?: DocumentOutcomes;
 }
 
 /**
@@ -192,6 +195,7 @@ export class FederationLink {
       onChange: () => this.hooks.onChange(),
       onBucketReplaced: (tenant) => this.hooks.onBucketReplaced(tenant),
       inventories: this.hooks.inventories,
+      documents: this.hooks.documents,
       beforeWatching: async (placed) => {
         if (this.natsAuth === 'on' && this.credentials && placed.join(',') !== [...this.credentials.tenants].sort().join(',')) await this.renewAndReconnect();
       },

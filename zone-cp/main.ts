@@ -20,6 +20,7 @@ import { subsetCountsFromEndpoints, subsetTagKeys } from './inventory/subset-cou
 import { buildZoneCpServer } from './server.js';
 import { dataplaneRoutes } from './api/dataplanes.js';
 import { proxyRoutes } from './api/proxies.js';
+import { DocumentRejections } from './sync/document-check.js';
 import { SNAPSHOT_FORMAT, loadSnapshot, saveSnapshot } from './sync/snapshot.js';
 import type { TenantView } from './sync/tenant-view.js';
 import { startXds, type RunningXds } from './xds/start.js';
@@ -139,7 +140,8 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
     // A services file is checked against the inventory schema when read; discovered endpoints are cut to fit it here.
     const discovered = fromFile ? undefined : inventoryFromEndpoints(discovery.endpoints());
     const local = fromFile ?? discovered?.services ?? {};
-    inventory.reportTruncations(discovered?.truncations ?? []);
+    // Only placed tenants' inventories are published, cut or not.
+    inventory.reportTruncations((discovered?.truncations ?? []).filter((t) => tenants[t.tenant]));
     const tagKeys = subsetKeysByTenant();
     subsetKeysPublished = JSON.stringify(tagKeys);
     // A services file reports counts, not tags: no subset counts then, and other zones treat its subsets as before.
@@ -216,6 +218,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
       onRefused: () => saveNow(),
       ingressAddress,
       inventories: new InventoryRejections(log, registry),
+      documents: new DocumentRejections(log, registry),
     },
     log,
   );

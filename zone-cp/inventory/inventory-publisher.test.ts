@@ -1,7 +1,11 @@
+import type { NatsConnection } from 'nats';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../core/canonical-json.js';
+import { natsNames } from '../../core/federation/names.js';
+import type { Logger } from '../../core/log.js';
 import type { InventoryService, InventorySubsets, ZoneInventory } from '../../core/schemas/federation.js';
-import { HEADER_ALLOWANCE_BYTES, describeTruncation, inventoriesFor, publishableInventory } from './inventory-publisher.js';
+import { HEADER_ALLOWANCE_BYTES, InventoryPublisher, describeTruncation, inventoriesFor, publishableInventory } from './inventory-publisher.js';
 
 const web: InventoryService = { namespace: 'default', name: 'web', ports: [{ port: 80 }], localities: [{ region: 'eu', zone: 'eu-1a', endpoints: 2, healthy: 2 }] };
 const NOW = '2025-05-05T05:05:05.000Z';
@@ -85,5 +89,39 @@ describe('describeTruncation', () => {
   it('says what was cut, in one line', () => {
     expect(describeTruncation({ tenant: 'acme', namespace: 'shop', service: 'web', field: 'ports', kept: 64, total: 70 })).toBe('acme/shop/web: ports 64 of 70');
     expect(describeTruncation({ tenant: 'acme', namespace: 'shop', service: 'Web', field: 'service', kept: 0, total: 1, problem: '/name: Expected string to match' })).toBe('acme/shop/Web: left out (/name: Expected string to match)');
+  });
+});
+
+describe('InventoryPublisher metrics', () => {
+  /** A NATS connection whose tenant buckets take every write: enough for publish(), no server. */
+  const nats = (writes: string[]) =>
+    ({ info: undefined, jetstream: () => ({ views: { kv: async (bucket: string) => ({ put: async () => void writes.push(bucket), delete: async () => undefined }) } }) }) as unknown as NatsConnection;
+  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
+  const tenantsOf = async (registry: Registry, name: string) => (await registry.getSingleMetric(name)!.get()).values.map((v) => v.labels.tenant).sort();
+
+  it('drops a tenant\'s inventory size once the tenant is no longer placed in the zone', async () => {
+    const registry = new Registry();
+    const writes: string[] = [];
+    const publisher = new InventoryPublisher('eu-1', nats(writes), natsNames('t'), quiet, registry);
+    expect(await publisher.publish(inventoriesFor('eu-1', ['acme', 'globex'], { acme: [web] }, null, NOW))).toBe(true);
+    expect(await tenantsOf(registry, 'meshfed_zone_inventory_bytes')).toEqual(['acme', 'globex']);
+    await publisher.publish(inventoriesFor('eu-1', ['acme'], { acme: [web] }, null, NOW));
+    expect(await tenantsOf(registry, 'meshfed_zone_inventory_bytes')).toEqual(['acme']);
+    await publisher.publish([]);
+    expect(await tenantsOf(registry, 'meshfed_zone_inventory_bytes')).toEqual([]);
+    // Placed again: published again, though nothing changed in its inventory.
+    await publisher.publish(inventoriesFor('eu-1', ['globex'], {}, null, NOW));
+    expect(writes).toEqual(['t-tenant-acme', 't-tenant-globex', 't-tenant-globex']);
+    expect(await tenantsOf(registry, 'meshfed_zone_inventory_bytes')).toEqual(['globex']);
+  });
+
+  it('reports truncations only for the tenants it is given, clearing the rest', async () => {
+    const registry = new Registry();
+    const publisher = new InventoryPublisher('eu-1', nats([]), natsNames('t'), quiet, registry);
+    const cut = (tenant: string) => ({ tenant, namespace: 'shop', service: 'web', field: 'ports' as const, kept: 64, total: 70 });
+    publisher.reportTruncations([cut('acme'), cut('globex')]);
+    expect(await tenantsOf(registry, 'meshfed_zone_inventory_truncated_services')).toEqual(['acme', 'globex']);
+    publisher.reportTruncations([cut('acme')]);
+    expect(await tenantsOf(registry, 'meshfed_zone_inventory_truncated_services')).toEqual(['acme']);
   });
 });

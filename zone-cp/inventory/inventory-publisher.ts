@@ -98,6 +98,10 @@ export class InventoryPublisher {
   private readonly refused = new Set<string>();
   private readonly subsetsLeftOut = new Set<string>();
   private truncationsReported = '';
+  /** The tenants of the last publish: those placed in the zone. */
+  private placed: ReadonlySet<string> = new Set();
+  /** Tenants the per-tenant metrics have a value for. */
+  private readonly measured = new Set<string>();
   private readonly metrics: { bytes: Gauge<'tenant'>; refusals: Counter<'tenant' | 'reason'>; subsetsLeftOut: Counter<'tenant' | 'reason'>; truncated: Gauge<'tenant'> };
 
   constructor(
@@ -116,16 +120,25 @@ export class InventoryPublisher {
     };
   }
 
-  /** Publishes what changed; false if some tenant could not be written (the caller retries). */
+  /**
+   * Publishes what changed; false if some tenant could not be written (the
+   * caller retries). `inventories` holds one per tenant placed in the zone:
+   * what is kept of any other tenant, its metrics among it, is forgotten.
+   */
   async publish(inventories: ZoneInventory[]): Promise<boolean> {
+    this.placed = new Set(inventories.map((i) => i.tenant));
+    this.forgetUnplaced();
     let ok = true;
     for (const inventory of inventories) {
       const { tenant } = inventory;
+      // A later call (a new placement) may have come while this one waited on NATS.
+      if (!this.placed.has(tenant)) continue;
       // Compare without the timestamp, so an unchanged inventory is not republished.
       const fingerprint = canonicalJson({ ...inventory, publishedAt: '' });
       if (this.published.get(tenant) === fingerprint) continue;
       const publishable = publishableInventory(inventory, this.nats.info?.max_payload);
       this.metrics.bytes.set({ tenant }, publishable.bytes);
+      this.measured.add(tenant);
       try {
         const kv = await openBucket(this.nats.jetstream(), this.names.tenantBucket(tenant), false);
         if (!publishable.ok) {
@@ -149,6 +162,18 @@ export class InventoryPublisher {
       }
     }
     return ok;
+  }
+
+  /** A gauge keeps its last value until told otherwise: a tenant that left the zone would report its size forever. */
+  private forgetUnplaced(): void {
+    for (const tenant of this.measured) {
+      if (this.placed.has(tenant)) continue;
+      this.metrics.bytes.remove({ tenant });
+      this.measured.delete(tenant);
+    }
+    for (const tenant of this.published.keys()) if (!this.placed.has(tenant)) this.published.delete(tenant);
+    for (const tenant of this.refused) if (!this.placed.has(tenant)) this.refused.delete(tenant);
+    for (const tenant of this.subsetsLeftOut) if (!this.placed.has(tenant)) this.subsetsLeftOut.delete(tenant);
   }
 
   private reportSubsets(tenant: string, leftOut: InventoryRefusal | undefined): void {

@@ -2,15 +2,31 @@ import { describe, expect, it } from 'vitest';
 import type { InventoryRejection } from '../../core/federation/inventory-check.js';
 import type { ZoneInventory } from '../../core/schemas/federation.js';
 import type { PolicyDocument } from '../../core/schemas/policies/index.js';
+import type { DocumentOutcomes, DocumentRejection } from './document-check.js';
 import { applyTenantEntry, emptyTenantView, type TenantEntry, type TenantView } from './tenant-view.js';
 
-const policy = (kind: string, name: string, resourceVersion: string, request = '5s'): PolicyDocument =>
-  ({
+/** A valid policy of `kind` (Timeout, Retry or TrafficPermission) targeting the service of its name. */
+const policy = (kind: 'Timeout' | 'Retry' | 'TrafficPermission', name: string, resourceVersion: string, request = '5s'): PolicyDocument => {
+  const targetRef = { kind: 'Service', name, namespace: 'default' };
+  const specs = {
+    Timeout: { targetRef, request },
+    Retry: { targetRef, attempts: 2, retryOn: ['5xx'] },
+    TrafficPermission: { targetRef, rules: [{ action: 'Allow', sources: [{ namespace: 'default' }] }] },
+  };
+  return {
     apiVersion: 'meshfed.io/v1alpha1',
     kind,
     metadata: { name, tenant: 'acme', labels: {}, resourceVersion, generation: 1, creationTimestamp: '2025-01-01T00:00:00.000Z' },
-    spec: { targetRef: { kind: 'Service', name, namespace: 'default' }, request },
-  }) as PolicyDocument;
+    spec: specs[kind],
+  };
+};
+
+/** Records what applyTenantEntry tells about documents. */
+function documentOutcomes() {
+  const told: Array<DocumentRejection | { settled: string }> = [];
+  const documents: DocumentOutcomes = { rejected: (r) => void told.push(r), settled: (tenant, key) => void told.push({ settled: `${tenant}/${key}` }) };
+  return { told, documents };
+}
 
 const inventory = (zone: string, services = 0): ZoneInventory => ({
   zone,
@@ -104,22 +120,72 @@ describe('applyTenantEntry', () => {
     expect(view.revision).toBe(4);
   });
 
-  it('ignores a malformed tenant state but moves the sequence on', () => {
+  it('keeps the last valid tenant state when a new one fails the schema, moves the sequence on and tells why', () => {
     const view = populated();
     for (const value of [undefined, null, 'x', { name: 'acme', trustDomain: 'acme.mesh', zones: [], revision: 'five' }, { revision: 9 }]) {
-      const next = applyTenantEntry(view, put('tenant', 10, value));
+      const { told, documents } = documentOutcomes();
+      const next = applyTenantEntry(view, put('tenant', 10, value), { documents });
       expect(next).toMatchObject({ revision: 4, trustDomain: 'acme.mesh', zones: ['eu-1', 'us-1'], sequence: 10 });
+      expect(told).toEqual([{ tenant: 'acme', key: 'tenant', kind: 'TenantState', revision: 10, problem: expect.objectContaining({ path: expect.any(String) as string }) as object, action: 'kept-previous' }]);
     }
   });
 
-  it('ignores a malformed policy value, keeping the policy it had', () => {
-    const view = populated();
-    for (const value of [undefined, null, 42, 'text', { kind: 'Timeout' }, { metadata: {}, spec: {} }]) {
-      const next = applyTenantEntry(view, put('policy.Timeout.web', 10, value));
-      expect(next.policies).toEqual(view.policies);
+  it('drops a policy (other than a TrafficPermission) whose new value fails its check: defaults apply, as after a fresh sync', () => {
+    const view = applyTenantEntry(populated(), put('policy.Retry.api', 4, policy('Retry', 'api', '12')));
+    const invalid = [undefined, null, 42, 'text', { kind: 'Timeout' }, { metadata: {}, spec: {} }, { ...policy('Timeout', 'web', '11'), spec: { targetRef: { kind: 'Service', name: 'web', namespace: 'default' }, request: 5 } }];
+    for (const value of invalid) {
+      const { told, documents } = documentOutcomes();
+      const next = applyTenantEntry(view, put('policy.Timeout.web', 10, value), { documents });
+      expect(Object.keys(next.policies)).toEqual(['Retry/api']);
       expect(next.sequence).toBe(10);
+      expect(told).toMatchObject([{ tenant: 'acme', key: 'policy.Timeout.web', kind: 'Timeout', revision: 10, action: 'dropped' }]);
     }
     expect(applyTenantEntry(view, put('policy.Retry.new', 10, null)).policies).not.toHaveProperty('Retry/new');
+  });
+
+  it('counts a policy of a kind this zone CP does not know as refused, of kind "unknown"', () => {
+    const { told, documents } = documentOutcomes();
+    const next = applyTenantEntry(populated(), put('policy.RateLimit.web', 10, { ...policy('Timeout', 'web', '1'), kind: 'RateLimit' }), { documents });
+    expect(next.policies).toEqual(populated().policies);
+    expect(told).toMatchObject([{ kind: 'unknown', action: 'dropped', problem: { path: '/kind' } }]);
+  });
+
+  it('fences a TrafficPermission whose new value fails its check: its target admits no caller, from the start or after a valid one', () => {
+    const valid = policy('TrafficPermission', 'web', '1');
+    const refused = { ...valid, spec: { ...valid.spec, rules: [{ action: 'Allow', sources: [{ namespace: 'default', ipBlock: '0.0.0.0/0' }] }] } };
+    const fence = { kind: 'TrafficPermission', metadata: { name: 'web' }, spec: { targetRef: valid.spec.targetRef, rules: [] } };
+    const { told, documents } = documentOutcomes();
+    const live = applyTenantEntry(applyTenantEntry(populated(), put('policy.TrafficPermission.web', 4, valid)), put('policy.TrafficPermission.web', 5, refused), { documents });
+    expect(live.policies['TrafficPermission/web']).toMatchObject(fence);
+    expect(told).toMatchObject([{ key: 'policy.TrafficPermission.web', kind: 'TrafficPermission', revision: 5, action: 'fenced', problem: { path: '/spec/rules/0/sources/0/ipBlock' } }]);
+    const fresh = applyTenantEntry(emptyTenantView('acme', 'acme.mesh'), put('policy.TrafficPermission.web', 5, refused));
+    expect(fresh.policies['TrafficPermission/web']).toEqual(live.policies['TrafficPermission/web']);
+    // A valid value, or the key's deletion, lifts the fence and settles the key.
+    const lifted = applyTenantEntry(live, put('policy.TrafficPermission.web', 6, valid), { documents });
+    expect(lifted.policies['TrafficPermission/web']).toEqual(valid);
+    expect(applyTenantEntry(live, del('policy.TrafficPermission.web', 6), { documents }).policies).not.toHaveProperty('TrafficPermission/web');
+    expect(told.slice(1)).toEqual([{ settled: 'acme/policy.TrafficPermission.web' }, { settled: 'acme/policy.TrafficPermission.web' }]);
+  });
+
+  it('refuses a value that is not JSON as such, whatever its key', () => {
+    const rejected: InventoryRejection[] = [];
+    const inventories = { rejected: (r: InventoryRejection) => void rejected.push(r), accepted: () => undefined };
+    const { told, documents } = documentOutcomes();
+    const notJson = (key: string): TenantEntry => ({ key, operation: 'PUT', sequence: 10, notJson: true });
+    const view = populated();
+    expect(applyTenantEntry(view, notJson('tenant'), { documents })).toMatchObject({ revision: 4, sequence: 10 });
+    expect(applyTenantEntry(view, notJson('policy.Timeout.web'), { documents }).policies).toEqual({});
+    expect(applyTenantEntry(view, notJson('inventory.eu-1'), { inventories }).inventories).toEqual({});
+    expect(told.map((t) => 'problem' in t && t.problem)).toEqual([{ path: '', message: 'not JSON' }, { path: '', message: 'not JSON' }]);
+    expect(rejected.map((r) => r.problem)).toEqual([{ path: '', message: 'not JSON' }]);
+  });
+
+  it('settles a key when a valid document or its deletion follows', () => {
+    const { told, documents } = documentOutcomes();
+    let view = applyTenantEntry(emptyTenantView('acme', 'acme.mesh'), put('tenant', 1, { name: 'acme', trustDomain: 'acme.mesh', zones: [], revision: 1 }), { documents });
+    view = applyTenantEntry(view, put('policy.Timeout.web', 2, policy('Timeout', 'web', '1')), { documents });
+    applyTenantEntry(view, del('policy.Timeout.web', 3), { documents });
+    expect(told).toEqual([{ settled: 'acme/tenant' }, { settled: 'acme/policy.Timeout.web' }, { settled: 'acme/policy.Timeout.web' }]);
   });
 
   it('drops the zone\'s inventory when its new value fails the schema: the zone counts as having published none, not its stale one', () => {
@@ -149,13 +215,13 @@ describe('applyTenantEntry', () => {
     const outcomes = { rejected: (r: InventoryRejection) => rejected.push(r), accepted: (tenant: string, zone: string) => accepted.push(`${tenant}/${zone}`) };
     const bad = inventory('eu-1', 3);
     bad.services[2] = { ...bad.services[2]!, localities: [{ region: 'eu', zone: 'eu-1a', endpoints: -1, healthy: 0 }] };
-    let view = applyTenantEntry(emptyTenantView('acme', 'acme.mesh'), put('inventory.eu-1', 1, inventory('eu-1', 1)), outcomes);
-    view = applyTenantEntry(view, put('inventory.eu-1', 2, bad), outcomes);
-    view = applyTenantEntry(view, put('policy.Timeout.web', 3, policy('Timeout', 'web', '1')), outcomes);
+    let view = applyTenantEntry(emptyTenantView('acme', 'acme.mesh'), put('inventory.eu-1', 1, inventory('eu-1', 1)), { inventories: outcomes });
+    view = applyTenantEntry(view, put('inventory.eu-1', 2, bad), { inventories: outcomes });
+    view = applyTenantEntry(view, put('policy.Timeout.web', 3, policy('Timeout', 'web', '1')), { inventories: outcomes });
     expect(accepted).toEqual(['acme/eu-1']);
     expect(rejected).toEqual([{ tenant: 'acme', zone: 'eu-1', revision: 2, problem: { path: '/services/2/localities/0/endpoints', message: expect.stringMatching(/greater or equal to 0/) as string, service: 'default/svc-2' } }]);
     // Redelivered entries change nothing and tell nothing.
-    expect(applyTenantEntry(view, put('inventory.eu-1', 2, bad), outcomes)).toBe(view);
+    expect(applyTenantEntry(view, put('inventory.eu-1', 2, bad), { inventories: outcomes })).toBe(view);
     expect(rejected).toHaveLength(1);
   });
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { retryDelayMs } from './zone-sync.js';
+import { retryDelayMs, toTenantEntry } from './zone-sync.js';
 
 describe('retryDelayMs', () => {
   afterEach(() => vi.restoreAllMocks());
@@ -42,5 +42,21 @@ describe('retryDelayMs', () => {
       expect(delay).toBeGreaterThanOrEqual(0);
       expect(delay).toBeLessThan(10_000);
     }
+  });
+});
+
+describe('toTenantEntry', () => {
+  const entry = (operation: 'PUT' | 'DEL', text: string) => ({ key: 'policy.Timeout.web', operation, revision: 4, json: () => JSON.parse(text) as unknown });
+
+  it('carries a PUT\'s parsed value', () => {
+    expect(toTenantEntry(entry('PUT', '{"a":1}'))).toEqual({ key: 'policy.Timeout.web', operation: 'PUT', sequence: 4, value: { a: 1 } });
+  });
+
+  it('marks a PUT whose value is not JSON as such, not as an undefined value that would fail "Expected object"', () => {
+    for (const text of ['{"a":', '', 'not json']) expect(toTenantEntry(entry('PUT', text))).toEqual({ key: 'policy.Timeout.web', operation: 'PUT', sequence: 4, notJson: true });
+  });
+
+  it('reads no value of a deletion', () => {
+    expect(toTenantEntry(entry('DEL', ''))).toEqual({ key: 'policy.Timeout.web', operation: 'DEL', sequence: 4 });
   });
 });

@@ -6,6 +6,7 @@ import type { InventoryOutcomes } from '../../core/federation/inventory-check.js
 import type { NatsNames } from '../../core/federation/names.js';
 import { Placement } from '../../core/schemas/federation.js';
 import type { Logger } from '../../core/log.js';
+import type { DocumentOutcomes } from './document-check.js';
 import { applyTenantEntry, emptyTenantView, type TenantEntry, type TenantView } from './tenant-view.js';
 
 export interface ZoneSyncOptions {
@@ -25,6 +26,8 @@ export interface ZoneSyncOptions {
   bucketCheckIntervalMs?: number;
   /** Told of every inventory accepted or refused (to log and count refusals). */
   inventories?: InventoryOutcomes;
+  /** Told of every tenant state and policy refused, and of keys that settle again (to log and count refusals). */
+  documents?: DocumentOutcomes;
 }
 
 interface Watcher {
@@ -154,9 +157,10 @@ export class ZoneSync {
         this.placementIterator = iterator;
         failures = 0;
         for await (const entry of iterator) {
-          const value: unknown = entry.operation === 'PUT' ? entry.json() : { zone, tenants: [] };
-          if (!Value.Check(Placement, value)) {
-            log.warn({ key: entry.key }, 'ignored malformed placement');
+          const { value, notJson } = entry.operation === 'PUT' ? readJson(entry) : { value: { zone, tenants: [] }, notJson: false };
+          if (notJson || !Value.Check(Placement, value)) {
+            // Keeping the placement it has: an empty one would drop every tenant's view.
+            log.warn({ key: entry.key, problem: notJson ? 'not JSON' : (Value.Errors(Placement, value).First()?.message ?? 'fails its schema') }, 'ignored malformed placement');
             continue;
           }
           this.placementKnown = true;
@@ -237,7 +241,7 @@ export class ZoneSync {
         failures = 0;
         for await (const entry of iterator) {
           if (watcher.stopped) break;
-          tenants[name] = applyTenantEntry(tenants[name]!, toTenantEntry(entry), this.options.inventories);
+          tenants[name] = applyTenantEntry(tenants[name]!, toTenantEntry(entry), { inventories: this.options.inventories, documents: this.options.documents });
           onChange();
         }
       } catch (error) {
@@ -248,14 +252,26 @@ export class ZoneSync {
   }
 }
 
-function toTenantEntry(entry: KvEntry): TenantEntry {
-  let value: unknown;
-  if (entry.operation === 'PUT') {
-    try {
-      value = entry.json();
-    } catch {
-      value = undefined;
-    }
+/** What is read of a KV entry (nats' KvEntry has it). */
+interface ReadEntry {
+  key: string;
+  operation: TenantEntry['operation'];
+  revision: number;
+  json(): unknown;
+}
+
+/** A KV entry's value, or that it does not parse (told apart from a value that parses but fails its schema). */
+function readJson(entry: Pick<ReadEntry, 'json'>): { value: unknown; notJson: boolean } {
+  try {
+    return { value: entry.json(), notJson: false };
+  } catch {
+    return { value: undefined, notJson: true };
   }
-  return { key: entry.key, operation: entry.operation, sequence: entry.revision, value };
+}
+
+export function toTenantEntry(entry: ReadEntry): TenantEntry {
+  const base = { key: entry.key, operation: entry.operation, sequence: entry.revision };
+  if (entry.operation !== 'PUT') return base;
+  const { value, notJson } = readJson(entry);
+  return notJson ? { ...base, notJson } : { ...base, value };
 }
