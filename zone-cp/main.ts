@@ -16,7 +16,7 @@ import { startDiscovery, type Discovery } from './discovery/start.js';
 import { FederationLink } from './federation-link.js';
 import { inventoryFromEndpoints } from './inventory/from-endpoints.js';
 import { InventoryPublisher, inventoriesFor } from './inventory/inventory-publisher.js';
-import { subsetCountsFromEndpoints, subsetTagKeys } from './inventory/subset-counts.js';
+import { subsetCountsFromEndpoints, subsetTagKeys, subsetsWithinInventory } from './inventory/subset-counts.js';
 import { buildZoneCpServer } from './server.js';
 import { dataplaneRoutes } from './api/dataplanes.js';
 import { proxyRoutes } from './api/proxies.js';
@@ -145,7 +145,7 @@ export async function startZoneCp(config: ZoneCpConfig): Promise<RunningZoneCp> 
     const tagKeys = subsetKeysByTenant();
     subsetKeysPublished = JSON.stringify(tagKeys);
     // A services file reports counts, not tags: no subset counts then, and other zones treat its subsets as before.
-    const subsets = fromFile ? {} : subsetCountsFromEndpoints(discovery.endpoints(), tagKeys);
+    const subsets = fromFile ? {} : subsetsWithinInventory(subsetCountsFromEndpoints(discovery.endpoints(), tagKeys), local);
     // Only once placement is known can discovery be said to name tenants that are not placed here.
     const unplaced = link.initialized() ? Object.keys(local).filter((t) => !tenants[t]).sort().join(',') : '';
     if (unplaced && unplaced !== warnedUnplaced) log.warn({ tenants: unplaced.split(',') }, 'local services of tenants not placed in this zone are not published');

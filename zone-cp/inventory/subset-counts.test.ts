@@ -4,8 +4,8 @@ import { MAX_LOCALITIES_PER_SERVICE, MAX_SUBSET_TAG_KEYS, MAX_TAG_SETS_PER_LOCAL
 import type { PolicyDocument } from '../../core/schemas/policies/index.js';
 import type { LocalEndpoint } from '../discovery/model.js';
 import { inventoryFromEndpoints } from './from-endpoints.js';
-import { inventoriesFor } from './inventory-publisher.js';
-import { subsetCountsFromEndpoints, subsetTagKeys } from './subset-counts.js';
+import { inventoriesFor, publishableInventory } from './inventory-publisher.js';
+import { subsetCountsFromEndpoints, subsetTagKeys, subsetsWithinInventory } from './subset-counts.js';
 
 const endpoint = (over: Partial<LocalEndpoint>): LocalEndpoint => ({
   tenant: 'acme',
@@ -145,5 +145,29 @@ describe('subsetCountsFromEndpoints', () => {
     expect(listed[0]).toBe('rack-010');
     const [inventory] = inventoriesFor('zone-a', ['acme'], services, null, '2025-01-01T00:00:00.000Z', counts);
     expect(Value.Check(ZoneInventory, inventory)).toBe(true);
+  });
+
+  it('keeps the counts of the services the inventory kept: one service it leaves out does not cost the tenant its subset counts', () => {
+    const endpoints = [
+      endpoint({ tags: { version: 'v1' } }),
+      endpoint({ instance: 'web-2', tags: { version: 'v2' } }),
+      // A zone label the inventory schema refuses: the service is left out of the inventory.
+      endpoint({ service: 'odd', instance: 'odd-1', tags: { version: 'v1' }, locality: { region: 'eu-west', zone: 'z'.repeat(64) } }),
+    ];
+    const { services } = inventoryFromEndpoints(endpoints);
+    expect(services.acme!.map((s) => s.name)).toEqual(['web']);
+    const counts = subsetCountsFromEndpoints(endpoints, { acme: ['version'] });
+    expect(counts.acme!.services.map((s) => s.name)).toEqual(['odd', 'web']);
+
+    const within = subsetsWithinInventory(counts, services);
+    expect(within.acme!.services.map((s) => s.name)).toEqual(['web']);
+    const [inventory] = inventoriesFor('zone-a', ['acme'], services, null, '2025-01-01T00:00:00.000Z', within);
+    const published = publishableInventory(inventory!, undefined);
+    if (!published.ok) throw new Error(`refused: ${JSON.stringify(published.refusal)}`);
+    expect(published.subsetsLeftOut).toBeUndefined();
+    expect((JSON.parse(published.text) as { subsets?: { services: Array<{ name: string }> } }).subsets?.services.map((s) => s.name)).toEqual(['web']);
+    // Unrestricted, the dropped service's counts would have cost the tenant all of them.
+    const [unrestricted] = inventoriesFor('zone-a', ['acme'], services, null, '2025-01-01T00:00:00.000Z', counts);
+    expect(publishableInventory(unrestricted!, undefined)).toMatchObject({ ok: true, subsetsLeftOut: expect.anything() });
   });
 });

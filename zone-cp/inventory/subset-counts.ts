@@ -1,4 +1,4 @@
-import { MAX_LOCALITIES_PER_SERVICE, MAX_SUBSET_TAG_KEYS, MAX_TAG_SETS_PER_LOCALITY, type InventorySubsetLocality, type InventorySubsets, type InventoryTagSet } from '../../core/schemas/federation.js';
+import { MAX_LOCALITIES_PER_SERVICE, MAX_SUBSET_TAG_KEYS, MAX_TAG_SETS_PER_LOCALITY, type InventoryService, type InventorySubsetLocality, type InventorySubsets, type InventoryTagSet } from '../../core/schemas/federation.js';
 import type { PolicyDocument, TrafficRouteSpec } from '../../core/schemas/policies/index.js';
 import { subsetKey } from '../../core/xds/names.js';
 import type { LocalEndpoint } from '../discovery/model.js';
@@ -76,6 +76,33 @@ export function subsetCountsFromEndpoints(endpoints: readonly LocalEndpoint[], t
     };
   }
   return byTenant;
+}
+
+/**
+ * Subset counts cut to what the inventory itself carries: only services it
+ * kept (a service left out for failing the schema is left out here too) and
+ * only their localities. Without this, counts for a service the inventory
+ * dropped would fail the whole tenant's inventory, and it would be published
+ * without any subset counts. Pure.
+ */
+export function subsetsWithinInventory(
+  subsets: Readonly<Record<string, InventorySubsets>>,
+  services: Readonly<Record<string, readonly Pick<InventoryService, 'namespace' | 'name' | 'localities'>[]>>,
+): Record<string, InventorySubsets> {
+  const out: Record<string, InventorySubsets> = {};
+  for (const [tenant, counts] of Object.entries(subsets)) {
+    const kept = new Map((services[tenant] ?? []).map((s) => [`${s.namespace}/${s.name}`, new Set(s.localities.map(localityKey))]));
+    out[tenant] = {
+      ...counts,
+      services: counts.services.flatMap((service) => {
+        const localities = kept.get(`${service.namespace}/${service.name}`);
+        if (!localities) return [];
+        const within = service.localities.filter((l) => localities.has(localityKey(l)));
+        return within.length ? [{ ...service, localities: within }] : [];
+      }),
+    };
+  }
+  return out;
 }
 
 /**
