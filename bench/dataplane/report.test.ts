@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FixedRateResult, WrkResult } from './load.js';
-import { aimLines, fixedRateTables, maxThroughputTable, perHopTable, versusLines, type MaxSample, type RateSample, type ReportTarget } from './report.js';
+import { aimLines, fixedRateTables, maxThroughputTable, perHopTable, versusLines, type MaxSample, type RateSample, type ReportTarget, offRate, offRateMark } from './report.js';
 
 const targets: ReportTarget[] = [
   { name: 'direct', path: 'load → backend' },
@@ -95,5 +95,12 @@ describe('report', () => {
     const lines = perHopTable(targets, [s], [], [1000]);
     expect(lines).toContain('| sidecar | 1,000 req/s | client sidecar 35.0 · server sidecar 25.0 | 60.0 |');
     expect(perHopTable(targets, [rate(1, 'haproxy-http', 0.3, 30_000)], [], [1000])).toEqual([]);
+  });
+});
+
+describe('offRate', () => {
+  it('flags a run below 95 % or above 105 % of its rate, and nothing between', () => {
+    expect([offRate(940, 1000), offRate(950, 1000), offRate(1050, 1000), offRate(1060, 1000)]).toEqual(['below', undefined, undefined, 'above']);
+    expect([offRateMark(900, 1000), offRateMark(1000, 1000), offRateMark(1260, 1000)]).toEqual([' ⚠', '', ' ↑']);
   });
 });

@@ -52,6 +52,23 @@ export interface ReportTarget {
 /** The target `t` is compared with for added latency; undefined for a baseline. */
 const baselineOf = (t: ReportTarget): string | undefined => (t.isBaseline || t.name === 'direct' ? undefined : (t.baseline ?? 'direct'));
 
+/**
+ * How far an open-loop run missed its rate: `below` 95 % (the proxy or the
+ * machine did not keep up), or `above` 105 % (h2load fell behind during the
+ * warm-up and caught up in the measured seconds, in bursts). Pure.
+ */
+export function offRate(achieved: number, rate: number): 'below' | 'above' | undefined {
+  if (achieved < rate * 0.95) return 'below';
+  if (achieved > rate * 1.05) return 'above';
+  return undefined;
+}
+
+/** The mark the tables put after an achieved rate that missed. */
+export function offRateMark(achieved: number, rate: number): string {
+  const off = offRate(achieved, rate);
+  return off === 'below' ? ' ⚠' : off === 'above' ? ' ↑' : '';
+}
+
 export function fmt(value: number, digits = 0): string {
   if (!Number.isFinite(value)) return '—';
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -107,15 +124,18 @@ export function fixedRateTables(targets: ReportTarget[], samples: RateSample[], 
       const addedRatio = (f: (s: RateSample) => number) => addedRatioPerRound(at, t.name, t.reference, baseline, f);
       const isDirect = baseline === undefined;
       out.push(
-        `| ${t.name} | ${t.reference ?? '—'} | ${fmt(m((s) => s.result.achievedRate))}${m((s) => s.result.achievedRate) < rate * 0.95 ? ' ⚠' : ''} | ${fmt(m((s) => s.result.p50Ms), 3)} | ${fmt(m((s) => s.result.p99Ms), 3)} | ` +
+        `| ${t.name} | ${t.reference ?? '—'} | ${fmt(m((s) => s.result.achievedRate))}${offRateMark(m((s) => s.result.achievedRate), rate)} | ${fmt(m((s) => s.result.p50Ms), 3)} | ${fmt(m((s) => s.result.p99Ms), 3)} | ` +
           `${isDirect ? '—' : fmt(added((s) => s.result.p50Ms), 3)} | ${isDirect ? '—' : fmt(added((s) => s.result.p99Ms), 3)} | ` +
           `${ratio(addedRatio((s) => s.result.p50Ms))} | ${ratio(addedRatio((s) => s.result.p99Ms))} | ` +
           `${isDirect ? '—' : fmt(m(rateProxyCpu), 1)} | ${ratio(perRound(at, t.name, t.reference, (a, b) => rateProxyCpu(a) / rateProxyCpu(b)))} | ` +
           `${fmt(m(rateBackendCpu), 1)} | ${fmt(m(rateLoadCpu), 1)} | ${mine.reduce((n, s) => n + s.result.errors, 0)} |`,
       );
     }
-    if (at.some((s) => s.result.achievedRate < rate * 0.95)) {
+    if (at.some((s) => offRate(s.result.achievedRate, rate) === 'below')) {
       out.push('', `⚠ (here or in "Every round"): below 95 % of ${fmt(rate)} req/s. The proxy or the machine did not keep up; each connection then sends late, so latency counts from when h2load could send (coordinated omission): the real delay is worse.`);
+    }
+    if (at.some((s) => offRate(s.result.achievedRate, rate) === 'above')) {
+      out.push('', `↑ (here or in "Every round"): above 105 % of ${fmt(rate)} req/s. h2load fell behind during the warm-up and caught up in the measured seconds, sending in bursts: that run's latencies include the bursts' queueing.`);
     }
   }
   return out;
@@ -163,7 +183,7 @@ export function everyRoundTable(rateSamples: RateSample[], maxSamples: MaxSample
   for (const s of sorted) {
     const r = s.result;
     out.push(
-      `| ${fmt(s.rate)} req/s | ${s.round} | ${s.target} | ${fmt(r.achievedRate)}${r.achievedRate < s.rate * 0.95 ? ' ⚠' : ''} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${fmt(r.maxMs, 2)} | ${fmt(rateProxyCpu(s), 1)} | ${fmt(rateBackendCpu(s), 1)} | ${fmt(rateLoadCpu(s), 1)} | ${r.errors} | ${fmt(othersCores(s.cpu), 2)} | ${fmt(s.loadAvg, 2)} |`,
+      `| ${fmt(s.rate)} req/s | ${s.round} | ${s.target} | ${fmt(r.achievedRate)}${offRateMark(r.achievedRate, s.rate)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${fmt(r.maxMs, 2)} | ${fmt(rateProxyCpu(s), 1)} | ${fmt(rateBackendCpu(s), 1)} | ${fmt(rateLoadCpu(s), 1)} | ${r.errors} | ${fmt(othersCores(s.cpu), 2)} | ${fmt(s.loadAvg, 2)} |`,
     );
   }
   for (const s of [...maxSamples].sort((a, b) => a.round - b.round)) {

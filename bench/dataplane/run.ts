@@ -38,7 +38,7 @@ import { DROPPED_TARGETS, NOT_WIRED } from './meshfed-targets.js';
 import { machineBusyMicros, processesCpuMicros, reapedChildrenCpuMicros } from './proc.js';
 import { killAllNow, runningPids } from './processes.js';
 import { profileReport } from './profile.js';
-import { aimLines, everyRoundTable, fixedRateTables, fmt, maxThroughputTable, othersCores, perHopTable, type Cpu, type MaxSample, type RateSample, type ReportTarget } from './report.js';
+import { aimLines, everyRoundTable, fixedRateTables, fmt, maxThroughputTable, offRate, othersCores, perHopTable, type Cpu, type MaxSample, type RateSample, type ReportTarget } from './report.js';
 import { ALL_TARGETS, SharedResources, startTarget, type Target, type TargetSpec } from './targets.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -288,11 +288,11 @@ async function main(): Promise<number> {
           );
           const sample: RateSample = { round, target: spec.name, rate, result, cpu, loadAvg: loadavg()[0]! };
           rateSamples.push(sample);
-          const underRate = result.achievedRate < rate * 0.95;
+          const off = offRate(result.achievedRate, rate);
           const errors = result.failedTotal;
           if (errors > 0) failures.push(`${spec.name} at ${rate} req/s, round ${round}: ${errors} failed request(s)`);
           log(
-            `  ${fmt(rate)} req/s  ${spec.name.padEnd(26)} achieved ${fmt(result.achievedRate)}${underRate ? ' (BELOW TARGET)' : ''}  p50 ${fmt(result.p50Ms, 3)} ms  p99 ${fmt(result.p99Ms, 3)} ms  ` +
+            `  ${fmt(rate)} req/s  ${spec.name.padEnd(26)} achieved ${fmt(result.achievedRate)}${off === 'below' ? ' (BELOW TARGET)' : off === 'above' ? ' (ABOVE TARGET: caught up after falling behind)' : ''}  p50 ${fmt(result.p50Ms, 3)} ms  p99 ${fmt(result.p99Ms, 3)} ms  ` +
               `proxy ${fmt(cpu.proxy / result.completed, 1)} µs/req  backend ${fmt(cpu.backend / result.completed, 1)}  load gen ${fmt(cpu.loadGenerator / result.completed, 1)}  others ${fmt(othersCores(cpu), 2)} cores${errors ? `  ${errors} ERRORS` : ''}`,
           );
         }
