@@ -22,6 +22,9 @@ import { completeExchange, forwardedHeaders, headerValue, newExchange, type Exch
 import { HOP_BY_HOP } from './upstream-attempt.js';
 import { isConnected } from './upstream-pool.js';
 
+/** What a caller may send before the upstream's answer that is kept for it (a WebSocket client waits for the 101). */
+const EARLY_BYTES_LIMIT = 64 * 1024;
+
 /** Envoy's HTTP connection manager stream_idle_timeout default, which upgraded streams are subject to. */
 export const DEFAULT_UPGRADE_IDLE_TIMEOUT_MS = 300_000;
 
@@ -37,8 +40,14 @@ export async function proxyUpgrade(context: UpgradeProxyContext, request: Incomi
   let bytesReceived = 0;
   // Read the caller's socket from the start, or its leaving would go unnoticed; what it sends
   // before the upstream's answer is kept for the upstream.
+  // Past EARLY_BYTES_LIMIT the socket is paused instead (TCP holds the rest back).
   const early: Buffer[] = head.length ? [head] : [];
-  const keepEarly = (chunk: Buffer) => early.push(chunk);
+  let earlyBytes = head.length;
+  const keepEarly = (chunk: Buffer) => {
+    early.push(chunk);
+    earlyBytes += chunk.length;
+    if (earlyBytes > EARLY_BYTES_LIMIT) downstream.pause();
+  };
   downstream.on('data', keepEarly);
   // Aborts the attempt in flight when the caller leaves before the upstream answers.
   const gone = new AbortController();
@@ -101,6 +110,9 @@ export async function proxyUpgrade(context: UpgradeProxyContext, request: Incomi
       // Not upgraded: the upstream's answer goes back as is, and the connection ends with it
       // (anything the caller sent meanwhile was meant for a protocol that did not start).
       status = answer.response.statusCode ?? 502;
+      downstream.off('data', keepEarly);
+      early.length = 0;
+      downstream.resume();
       downstream.write(responseHead(status, answer.response.statusMessage, answer.response.rawHeaders, true));
       downstream.once('close', () => answer.response.destroy());
       pipeCounted(answer.response, downstream, (n) => (exchange.bytesSent += n));
