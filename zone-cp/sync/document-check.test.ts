@@ -50,6 +50,15 @@ describe('checkPolicyDocument', () => {
     expect(!checked.ok && checked.problem.path).toBe(path);
   });
 
+  it('reads fields it does not know as a protobuf reader would (ignored), except in a TrafficPermission\'s spec, where one may narrow a rule', () => {
+    const retry = ACME_POLICIES.find((p) => p.kind === 'Retry')!;
+    const newer = { ...retry, metadata: { ...retry.metadata, annotations: { a: 'b' } }, spec: { ...retry.spec, futureField: 1 } };
+    expect(checkPolicyDocument(newer, keyOf(retry))).toMatchObject({ ok: true });
+    expect(checkTenantState({ name: 'acme', trustDomain: 'acme.mesh', zones: ['eu-1'], revision: 3, futureField: true })).toMatchObject({ ok: true });
+    expect(checkPolicyDocument({ ...permission, metadata: { ...permission.metadata, annotations: { a: 'b' } } }, keyOf(permission))).toMatchObject({ ok: true });
+    expect(checkPolicyDocument({ ...permission, spec: { ...permission.spec, futureField: 1 } }, keyOf(permission))).toMatchObject({ ok: false, problem: { path: '/spec/futureField' } });
+  });
+
   it('refuses a kind it does not know, and keeps the problem short', () => {
     const checked = checkPolicyDocument(permission, { kind: `Future${'x'.repeat(500)}`, name: 'web-callers' });
     expect(checked).toMatchObject({ ok: false, problem: { path: '/kind' } });

@@ -1,5 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { ValueErrorType } from '@sinclair/typebox/errors';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../core/log.js';
 import { API_VERSION, TargetRef } from '../../core/schemas/common.js';
@@ -26,15 +27,34 @@ export const NOT_JSON: DocumentProblem = { path: '', message: 'not JSON' };
 
 const clip = (text: string, length = 63) => text.slice(0, length);
 
-function firstProblem(check: TypeCheck<TSchema>, value: unknown, prefix = ''): DocumentProblem {
-  const error = check.Errors(value).First();
+/**
+ * Whether `value` passes `check` but for fields the schema does not know.
+ * A newer global CP may add fields to what it writes; during a rolling
+ * upgrade this zone CP then reads them the way protobuf readers do,
+ * ignoring them, rather than refusing the document. Anything else wrong
+ * still refuses it. Not for a TrafficPermission's spec: an unknown field
+ * there may narrow whom a rule admits, and ignoring it would widen access.
+ */
+function passes(check: TypeCheck<TSchema>, value: unknown): boolean {
+  if (check.Check(value)) return true;
+  for (const error of check.Errors(value)) if (error.type !== ValueErrorType.ObjectAdditionalProperties) return false;
+  return true;
+}
+
+function firstProblem(check: TypeCheck<TSchema>, value: unknown, prefix = '', unknownFieldsCount = false): DocumentProblem {
+  let error;
+  for (const candidate of check.Errors(value)) {
+    if (!unknownFieldsCount && candidate.type === ValueErrorType.ObjectAdditionalProperties) continue;
+    error = candidate;
+    break;
+  }
   if (!error) return { path: prefix, message: 'fails its schema' };
   return { path: clip(`${prefix}${error.path}`, 120), message: clip(error.message, 160) };
 }
 
 /** Checks the value of a tenant bucket's tenant key against TenantState. Pure. */
 export function checkTenantState(value: unknown): DocumentCheck<TenantState> {
-  return tenantStateCheck.Check(value) ? { ok: true, document: value } : { ok: false, problem: firstProblem(tenantStateCheck, value) };
+  return passes(tenantStateCheck, value) ? { ok: true, document: value as TenantState } : { ok: false, problem: firstProblem(tenantStateCheck, value) };
 }
 
 /**
@@ -48,14 +68,16 @@ export function checkTenantState(value: unknown): DocumentCheck<TenantState> {
 export function checkPolicyDocument(value: unknown, key: { kind: string; name: string }): DocumentCheck<PolicyDocument> {
   const refuse = (path: string, message: string): DocumentCheck<PolicyDocument> => ({ ok: false, problem: { path, message } });
   if (!isPolicyKind(key.kind)) return refuse('/kind', `"${clip(key.kind)}" is not a policy kind this zone CP knows`);
-  if (!policyDocumentCheck.Check(value)) return { ok: false, problem: firstProblem(policyDocumentCheck, value) };
-  if (value.kind !== key.kind) return refuse('/kind', `is ${value.kind}, but its key is that of a ${key.kind}`);
-  if (value.metadata.name !== key.name) return refuse('/metadata/name', `is "${clip(value.metadata.name)}", but its key names "${key.name}"`);
+  if (!passes(policyDocumentCheck, value)) return { ok: false, problem: firstProblem(policyDocumentCheck, value) };
+  const document = value as PolicyDocument;
+  if (document.kind !== key.kind) return refuse('/kind', `is ${document.kind}, but its key is that of a ${key.kind}`);
+  if (document.metadata.name !== key.name) return refuse('/metadata/name', `is "${clip(document.metadata.name)}", but its key names "${key.name}"`);
   const spec = specChecks.get(key.kind)!;
-  if (!spec.Check(value.spec)) return { ok: false, problem: firstProblem(spec, value.spec, '/spec') };
-  const [targetIssue] = checkTargetRef(value.spec.targetRef as TargetRef);
+  const specPasses = key.kind === 'TrafficPermission' ? spec.Check(document.spec) : passes(spec, document.spec);
+  if (!specPasses) return { ok: false, problem: firstProblem(spec, document.spec, '/spec', key.kind === 'TrafficPermission') };
+  const [targetIssue] = checkTargetRef(document.spec.targetRef as TargetRef);
   if (targetIssue) return refuse(targetIssue.path, targetIssue.message);
-  return { ok: true, document: value };
+  return { ok: true, document };
 }
 
 /** The target a refused document names, if it can be read and would be accepted. */
