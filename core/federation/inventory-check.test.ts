@@ -29,6 +29,13 @@ describe('checkZoneInventory', () => {
     expect(checkZoneInventory(valid, { tenant: 'acme', zone: 'eu-1' })).toEqual({ ok: true, inventory: { ...valid, tenant: 'acme', zone: 'eu-1' } });
   });
 
+  it('ignores fields a newer zone CP added (a rolling upgrade keeps its inventories), but not a wrong value next to them', () => {
+    const newer = { ...valid, futureTop: 1, services: [{ ...valid.services[0]!, futureField: 'x', localities: [{ ...valid.services[0]!.localities[0]!, futureCount: 2 }] }] };
+    expect(checkZoneInventory(newer, { tenant: 'acme', zone: 'eu-1' })).toMatchObject({ ok: true });
+    const wrong = { ...newer, services: [{ ...newer.services[0]!, ports: [{ port: 'http' }] }] };
+    expect(checkZoneInventory(wrong, { tenant: 'acme', zone: 'eu-1' })).toMatchObject({ ok: false, problem: { path: '/services/0/ports/0/port' } });
+  });
+
   it.each([
     [undefined, ''],
     ['text', ''],

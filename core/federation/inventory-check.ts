@@ -2,6 +2,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import { ZoneInventory } from '../schemas/federation.js';
+import { firstError, passesIgnoringUnknownFields } from '../schemas/unknown-fields.js';
 
 const check = TypeCompiler.Compile(ZoneInventory);
 
@@ -22,12 +23,13 @@ export type InventoryCheck = { ok: true; inventory: ZoneInventory } | { ok: fals
  * accepted inventory carries `zone` and `tenant`. Pure.
  */
 export function checkZoneInventory(value: unknown, owner: { tenant: string; zone: string }): InventoryCheck {
-  if (check.Check(value)) return { ok: true, inventory: { ...value, zone: owner.zone, tenant: owner.tenant } };
+  // Fields a newer zone CP added are ignored, so a rolling upgrade does not take its inventories down.
+  if (passesIgnoringUnknownFields(check, value)) return { ok: true, inventory: { ...(value as ZoneInventory), zone: owner.zone, tenant: owner.tenant } };
   return { ok: false, problem: firstProblem(value) };
 }
 
 function firstProblem(value: unknown): InventoryProblem {
-  const error = check.Errors(value).First();
+  const error = firstError(check, value);
   if (!error) return { path: '', message: 'fails the inventory schema' };
   const problem: InventoryProblem = { path: error.path.slice(0, 120), message: error.message.slice(0, 160) };
   const index = /^\/services\/(\d+)(\/|$)/.exec(error.path)?.[1];

@@ -1,12 +1,12 @@
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { ValueErrorType } from '@sinclair/typebox/errors';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../core/log.js';
 import { API_VERSION, TargetRef } from '../../core/schemas/common.js';
 import { TenantState } from '../../core/schemas/federation.js';
 import { POLICY_KINDS, POLICY_KIND_NAMES, PolicyDocument, isPolicyKind, type PolicyKind } from '../../core/schemas/policies/index.js';
 import { checkTargetRef } from '../../core/schemas/policies/issues.js';
+import { firstError, passesIgnoringUnknownFields as passes } from '../../core/schemas/unknown-fields.js';
 
 const tenantStateCheck = TypeCompiler.Compile(TenantState);
 const policyDocumentCheck = TypeCompiler.Compile(PolicyDocument);
@@ -27,27 +27,8 @@ export const NOT_JSON: DocumentProblem = { path: '', message: 'not JSON' };
 
 const clip = (text: string, length = 63) => text.slice(0, length);
 
-/**
- * Whether `value` passes `check` but for fields the schema does not know.
- * A newer global CP may add fields to what it writes; during a rolling
- * upgrade this zone CP then reads them the way protobuf readers do,
- * ignoring them, rather than refusing the document. Anything else wrong
- * still refuses it. Not for a TrafficPermission's spec: an unknown field
- * there may narrow whom a rule admits, and ignoring it would widen access.
- */
-function passes(check: TypeCheck<TSchema>, value: unknown): boolean {
-  if (check.Check(value)) return true;
-  for (const error of check.Errors(value)) if (error.type !== ValueErrorType.ObjectAdditionalProperties) return false;
-  return true;
-}
-
 function firstProblem(check: TypeCheck<TSchema>, value: unknown, prefix = '', unknownFieldsCount = false): DocumentProblem {
-  let error;
-  for (const candidate of check.Errors(value)) {
-    if (!unknownFieldsCount && candidate.type === ValueErrorType.ObjectAdditionalProperties) continue;
-    error = candidate;
-    break;
-  }
+  const error = firstError(check, value, unknownFieldsCount);
   if (!error) return { path: prefix, message: 'fails its schema' };
   return { path: clip(`${prefix}${error.path}`, 120), message: clip(error.message, 160) };
 }
@@ -73,6 +54,7 @@ export function checkPolicyDocument(value: unknown, key: { kind: string; name: s
   if (document.kind !== key.kind) return refuse('/kind', `is ${document.kind}, but its key is that of a ${key.kind}`);
   if (document.metadata.name !== key.name) return refuse('/metadata/name', `is "${clip(document.metadata.name)}", but its key names "${key.name}"`);
   const spec = specChecks.get(key.kind)!;
+  // Not in a TrafficPermission's spec: an unknown field there may narrow whom a rule admits, and ignoring it would widen access.
   const specPasses = key.kind === 'TrafficPermission' ? spec.Check(document.spec) : passes(spec, document.spec);
   if (!specPasses) return { ok: false, problem: firstProblem(spec, document.spec, '/spec', key.kind === 'TrafficPermission') };
   const [targetIssue] = checkTargetRef(document.spec.targetRef as TargetRef);
