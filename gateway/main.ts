@@ -122,6 +122,10 @@ async function startSidecar(options: SidecarGatewayOptions, claims: DataplaneTok
     void sidecar.apply(snapshot).catch(() => undefined);
   });
   svids.start();
+  // The zone CP reads a sidecar's registered ports when its ADS stream opens: a stream opened before the
+  // registration was accepted (the tenant's placement had not reached the zone yet, say) would carry no
+  // inbound listeners, so it is opened again once the registration is in.
+  registrar?.onRegistered(() => ads.renewStream('the dataplane registration was accepted'));
   await ads.start();
   if (registrar) await registrar.start();
   const admin = await startAdmin(options.adminListen, registry, options.logLevel, {

@@ -81,6 +81,7 @@ export class DataplaneRegistrar {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
+  private readonly registeredListeners: Array<() => void> = [];
 
   constructor(private readonly options: RegistrationOptions) {}
 
@@ -93,6 +94,11 @@ export class DataplaneRegistrar {
   /** Whether the zone CP has accepted the registration at least once. */
   isRegistered(): boolean {
     return this.registered;
+  }
+
+  /** Calls `listener` when the zone CP first accepts the registration. */
+  onRegistered(listener: () => void): void {
+    this.registeredListeners.push(listener);
   }
 
   applicationHealthy(): boolean {
@@ -148,8 +154,12 @@ export class DataplaneRegistrar {
         this.options.log.error({ status: response.status, message: body.message }, 'the zone CP refused the dataplane registration');
         return;
       }
-      if (!this.registered) this.options.log.info({ service: this.options.dataplane.service, instance: this.options.dataplane.instance, healthy }, 'dataplane registered');
+      const first = !this.registered;
       this.registered = true;
+      if (first) {
+        this.options.log.info({ service: this.options.dataplane.service, instance: this.options.dataplane.instance, healthy }, 'dataplane registered');
+        for (const listener of this.registeredListeners) listener();
+      }
       this.lastReportAt = Date.now();
     } catch (error) {
       this.options.log.warn({ err: (error as Error).message }, 'cannot reach the zone CP to report the dataplane; retrying');

@@ -232,6 +232,22 @@ export class AdsClient {
     }, delayMs);
   }
 
+  /**
+   * Opens the stream again if one is open, so the zone CP identifies this
+   * proxy afresh (it reads what it knows of the proxy, e.g. its registered
+   * ports, when a stream opens). Nothing to do while no stream is open.
+   */
+  renewStream(reason: string): void {
+    if (this.stopping || !this.stream) return;
+    this.options.log.info({ reason }, 'reopening the ADS stream');
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.reconnects.inc();
+    this.generation += 1;
+    this.closeStream();
+    this.connect();
+  }
+
   private onSvid(svid: Svid): void {
     if (this.stopping) return;
     this.options.log.info({ spiffeId: svid.spiffeId, expiresAt: svid.expiresAt.toISOString() }, 'new SVID: reconnecting ADS with it');
