@@ -2,6 +2,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import { ZoneInventory } from '../schemas/federation.js';
+import { RepeatedProblems } from './repeated-problems.js';
 import { firstError, passesIgnoringUnknownFields } from '../schemas/unknown-fields.js';
 
 const check = TypeCompiler.Compile(ZoneInventory);
@@ -68,8 +69,8 @@ export interface InventoryOutcomes {
  */
 export class InventoryRejections implements InventoryOutcomes {
   private readonly counter: Counter<'tenant' | 'zone'>;
-  /** tenant/zone → the last refused revision and its problem; cleared by an accepted inventory. */
-  private readonly last = new Map<string, { revision: number; signature: string }>();
+  /** By tenant/zone; settled by an accepted inventory. */
+  private readonly problems = new RepeatedProblems();
 
   constructor(
     private readonly log: Logger,
@@ -84,18 +85,15 @@ export class InventoryRejections implements InventoryOutcomes {
   }
 
   rejected({ tenant, zone, revision, problem }: InventoryRejection): void {
-    const id = `${tenant}/${zone}`;
-    const before = this.last.get(id);
-    if (before?.revision === revision) return;
+    const seen = this.problems.note(`${tenant}/${zone}`, revision, `${problem.path} ${problem.message}`);
+    if (seen === 'seen') return;
     this.counter.inc({ tenant, zone });
-    const signature = `${problem.path} ${problem.message}`;
-    this.last.set(id, { revision, signature });
     const fields = { tenant, inventoryZone: zone, revision, path: problem.path, problem: problem.message, ...(problem.service ? { service: problem.service } : {}) };
-    if (before?.signature === signature) this.log.debug(fields, 'refused another inventory with the same problem');
+    if (seen === 'repeated') this.log.debug(fields, 'refused another inventory with the same problem');
     else this.log.warn(fields, 'refused a zone inventory that fails its schema; that zone counts as having published none for this tenant');
   }
 
   accepted(tenant: string, zone: string): void {
-    if (this.last.delete(`${tenant}/${zone}`)) this.log.info({ tenant, inventoryZone: zone }, 'accepted a valid inventory again');
+    if (this.problems.settle(`${tenant}/${zone}`)) this.log.info({ tenant, inventoryZone: zone }, 'accepted a valid inventory again');
   }
 }

@@ -6,6 +6,7 @@ import { API_VERSION, TargetRef } from '../../core/schemas/common.js';
 import { TenantState } from '../../core/schemas/federation.js';
 import { POLICY_KINDS, POLICY_KIND_NAMES, PolicyDocument, isPolicyKind, type PolicyKind } from '../../core/schemas/policies/index.js';
 import { checkTargetRef } from '../../core/schemas/policies/issues.js';
+import { RepeatedProblems } from '../../core/federation/repeated-problems.js';
 import { firstError, passesIgnoringUnknownFields as passes } from '../../core/schemas/unknown-fields.js';
 
 const tenantStateCheck = TypeCompiler.Compile(TenantState);
@@ -121,8 +122,8 @@ const CONSEQUENCE: Record<DocumentAction, string> = {
  */
 export class DocumentRejections implements DocumentOutcomes {
   private readonly counter: Counter<'tenant' | 'kind'>;
-  /** tenant/key → the last refused revision and its problem; cleared when the key settles. */
-  private readonly last = new Map<string, { revision: number; signature: string }>();
+  /** By tenant/key; settled by a valid document or a delete. */
+  private readonly problems = new RepeatedProblems();
 
   constructor(
     private readonly log: Logger,
@@ -137,18 +138,15 @@ export class DocumentRejections implements DocumentOutcomes {
   }
 
   rejected({ tenant, key, kind, revision, problem, action }: DocumentRejection): void {
-    const id = `${tenant}/${key}`;
-    const before = this.last.get(id);
-    if (before?.revision === revision) return;
+    const seen = this.problems.note(`${tenant}/${key}`, revision, `${problem.path} ${problem.message}`);
+    if (seen === 'seen') return;
     this.counter.inc({ tenant, kind });
-    const signature = `${problem.path} ${problem.message}`;
-    this.last.set(id, { revision, signature });
     const fields = { tenant, key: clip(key, 200), kind, revision, path: problem.path, problem: problem.message, action };
-    if (before?.signature === signature) this.log.debug(fields, 'refused another document with the same problem');
+    if (seen === 'repeated') this.log.debug(fields, 'refused another document with the same problem');
     else this.log.warn(fields, CONSEQUENCE[action]);
   }
 
   settled(tenant: string, key: string): void {
-    if (this.last.delete(`${tenant}/${key}`)) this.log.info({ tenant, key }, 'the document refused under this key was replaced by a valid one or deleted');
+    if (this.problems.settle(`${tenant}/${key}`)) this.log.info({ tenant, key }, 'the document refused under this key was replaced by a valid one or deleted');
   }
 }
